@@ -1,0 +1,35 @@
+# The two commands of the README quickstart: `make demo` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ROOT ?= $(CURDIR)/.demo
+
+.PHONY: demo test lint deps system-deps clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+# Real parts the tests drive: etcd (Debian's etcd-server) and kubectl.
+system-deps:
+	@command -v etcd >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null)
+	@command -v kubectl >/dev/null 2>&1 || (echo "kubectl is missing: install kubectl 1.32 (apt-get install kubectl)" && exit 1)
+
+lint: deps
+	$(BIN)/ruff check src tests benchmarks
+
+test: deps system-deps lint
+	$(BIN)/pytest -q
+
+demo: deps
+	$(BIN)/python -m kubeedge.demo --root $(DEMO_ROOT)
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache
