@@ -95,7 +95,8 @@ class RangeResult:
     revision: int
     # True when `limit` cut the result short: continue after `kvs[-1].key`.
     more: bool
-    # How many keys matched in all (before limit), for remainingItemCount.
+    # How many keys the range covered in all (after `start_after`, before `limit`),
+    # for remainingItemCount.
     count: int
 
 

@@ -1,0 +1,130 @@
+"""In-memory copies of the few resources the API server itself consults on every request.
+
+The authorizers read RBAC objects and pods-by-node on each call; asking storage each
+time would cost a range read per request. A `ResourceCache` lists once and then follows
+the watch, relisting after a 410 like any informer. It is the API server's own reader,
+so it works on storage directly (controllers use `client/` instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from kubeedge.api import errors, meta
+from kubeedge.api.registry import Registry, ResourceType
+from kubeedge.apiserver.objects import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+class ResourceCache:
+    def __init__(self, objects: ObjectStore, rt: ResourceType,
+                 retry_seconds: float = 1.0) -> None:
+        self.objects = objects
+        self.rt = rt
+        self.retry_seconds = retry_seconds
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.revision = 0
+        self._task: asyncio.Task[None] | None = None
+        self._advanced = asyncio.Condition()
+
+    async def start(self) -> None:
+        await self._relist()
+        self._task = asyncio.create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _relist(self) -> None:
+        page = await self.objects.list(self.rt, None)
+        self.items = {(meta.namespace_of(o), meta.name_of(o)): o for o in page.items}
+        await self._advance(page.revision)
+
+    async def _advance(self, revision: int) -> None:
+        async with self._advanced:
+            self.revision = max(self.revision, revision)
+            self._advanced.notify_all()
+
+    async def wait_for(self, revision: int) -> None:
+        """Return once the cache has seen `revision` (a write this process just made)."""
+        async with self._advanced:
+            await self._advanced.wait_for(lambda: self.revision >= revision)
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                async for change in self.objects.watch(self.rt, None, self.revision + 1):
+                    key = (meta.namespace_of(change.obj), meta.name_of(change.obj))
+                    if change.type == "DELETED":
+                        self.items.pop(key, None)
+                    else:
+                        self.items[key] = change.obj
+                    await self._advance(change.revision)
+                return
+            except asyncio.CancelledError:
+                raise
+            except errors.StatusError as exc:
+                if exc.code != 410:
+                    log.warning("cache of %s: %s", self.rt.plural, exc)
+                    await asyncio.sleep(self.retry_seconds)
+                await self._relist()
+            except Exception:
+                log.exception("cache of %s failed; relisting", self.rt.plural)
+                await asyncio.sleep(self.retry_seconds)
+                await self._relist()
+
+    def values(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        if namespace is None:
+            return list(self.items.values())
+        return [o for (ns, _), o in self.items.items() if ns == namespace]
+
+
+class RBACCache:
+    """Roles, cluster roles and their bindings: the `RBACSource` the authorizer reads."""
+
+    def __init__(self, objects: ObjectStore, registry: Registry) -> None:
+        group = "rbac.authorization.k8s.io"
+
+        def cache(plural: str) -> ResourceCache:
+            rt = registry.lookup(group, "v1", plural)
+            assert rt is not None
+            return ResourceCache(objects, rt)
+
+        self._roles = cache("roles")
+        self._role_bindings = cache("rolebindings")
+        self._cluster_roles = cache("clusterroles")
+        self._cluster_role_bindings = cache("clusterrolebindings")
+        self.caches = [self._roles, self._role_bindings, self._cluster_roles,
+                       self._cluster_role_bindings]
+
+    def cluster_roles(self) -> Iterable[dict[str, Any]]:
+        return self._cluster_roles.values()
+
+    def cluster_role_bindings(self) -> Iterable[dict[str, Any]]:
+        return self._cluster_role_bindings.values()
+
+    def roles(self, namespace: str) -> Iterable[dict[str, Any]]:
+        return self._roles.values(namespace)
+
+    def role_bindings(self, namespace: str) -> Iterable[dict[str, Any]]:
+        return self._role_bindings.values(namespace)
+
+
+class PodsByNode:
+    """Pods bound to each node: the graph the node authorizer walks."""
+
+    def __init__(self, objects: ObjectStore, registry: Registry) -> None:
+        rt = registry.lookup("", "v1", "pods")
+        assert rt is not None
+        self.cache = ResourceCache(objects, rt)
+
+    def pods_on_node(self, node: str) -> list[dict[str, Any]]:
+        return [p for p in self.cache.values()
+                if (p.get("spec") or {}).get("nodeName") == node]

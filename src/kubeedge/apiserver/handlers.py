@@ -1,0 +1,957 @@
+"""REST verbs on resources: get, list, watch, create, update, patch, delete,
+deletecollection, and the subresources status, scale and binding.
+
+Each verb follows kube-apiserver's semantics as recorded in specs/k8s-api.md §3-§6.
+This module turns requests into ObjectStore calls; it never parses URLs (request.py),
+authenticates (auth.py) or knows a storage backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from kubeedge.api import errors, meta
+from kubeedge.api.registry import Registry, ResourceType
+from kubeedge.apiserver import strategy
+from kubeedge.apiserver.objects import Change, ObjectStore
+from kubeedge.apiserver.request import (
+    RequestInfo,
+    WriteOptions,
+    delete_options,
+    flag,
+    integer,
+    resource_version,
+    write_options,
+)
+from kubeedge.apiserver.schemas import ObjectSchemas
+from kubeedge.apiserver.selection import Selection
+from kubeedge.apiserver.tables import TableRenderer
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+def json_response(data: Any, status: int = 200, content_type: str = JSON,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type=content_type.split(";")[0],
+        headers={"Content-Type": content_type, **(headers or {})},
+    )
+
+
+def media_type(request: web.Request) -> str:
+    return (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+
+def decode_body(raw: bytes, content_type: str) -> Any:
+    """JSON or YAML request bodies; anything unreadable is a 400 (never a 500)."""
+    if content_type == PROTOBUF:
+        raise errors.unsupported_media_type(
+            content_type, [JSON, "application/yaml"]
+        )
+    if not raw.strip():
+        raise errors.bad_request("the request body is empty: send a JSON or YAML object")
+    try:
+        if content_type in YAML_TYPES or content_type == APPLY_PATCH:
+            return yaml.safe_load(raw.decode("utf-8"))
+        return orjson.loads(raw)
+    except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise errors.bad_request(f"the request body is not valid JSON: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"the request body is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise errors.bad_request("the request body is nested too deeply") from None
+
+
+def wants_table(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    for part in accept.split(","):
+        params = {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip()
+                  for p in part.split(";")[1:] if "=" in p}
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
+            return True
+        if part.strip().split(";")[0] == JSON and "as" not in params:
+            return False
+    return False
+
+
+def check_acceptable(request: web.Request) -> None:
+    accept = request.headers.get("Accept", "")
+    if not accept:
+        return
+    for part in accept.split(","):
+        mt = part.split(";")[0].strip().lower()
+        if mt in ("*/*", "application/*", JSON, "application/yaml", PROTOBUF,
+                  "application/json-seq") or mt.startswith("application/json"):
+            return
+    raise errors.not_acceptable(
+        f"only the following media types are accepted: {JSON}, application/yaml"
+    )
+
+
+class ResourceHandlers:
+    """The REST verbs for every resource the registry knows."""
+
+    def __init__(
+        self,
+        objects: ObjectStore,
+        registry: Registry,
+        schemas: ObjectSchemas,
+        tables: TableRenderer,
+        allocator: strategy.ServiceIPAllocator,
+        *,
+        min_request_timeout: float,
+        bookmark_interval: float,
+        on_stored: Callable[[ResourceType, dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.objects = objects
+        self.registry = registry
+        self.schemas = schemas
+        self.tables = tables
+        self.allocator = allocator
+        self.min_request_timeout = min_request_timeout
+        self.bookmark_interval = bookmark_interval
+        self._stopping = asyncio.Event()
+        self.on_stored = on_stored
+
+    def stop(self) -> None:
+        """End open watches (they close cleanly, as on a server restart)."""
+        self._stopping.set()
+
+    # -- dispatch -------------------------------------------------------------------
+
+    async def serve(self, request: web.Request, info: RequestInfo,
+                    rt: ResourceType) -> web.StreamResponse:
+        check_acceptable(request)
+        sub = info.subresource
+        if sub and rt.subresource(sub) is None:
+            raise errors.not_found(f"{rt.plural}/{sub}", info.name, rt.group)
+        if sub in ("log", "exec", "attach", "portforward"):
+            raise errors.service_unavailable(
+                f"pods/{sub} is served through the edge stream tunnel, which is not "
+                "available yet in this release"
+            )
+        if rt.namespaced and not info.namespace and info.verb not in ("list", "watch"):
+            raise errors.not_found(rt.plural, info.name, rt.group)
+        if not rt.namespaced and info.namespace and rt.plural != "namespaces":
+            raise errors.StatusError(404, "NotFound",
+                                     "the server could not find the requested resource", {})
+        allowed = rt.subresource(sub).verbs if sub else rt.verbs  # type: ignore[union-attr]
+        verb = info.verb
+        if verb not in allowed:
+            raise errors.method_not_allowed(
+                f"the server does not allow this method on the requested resource "
+                f"({verb} {rt.qualified}{'/' + sub if sub else ''})"
+            )
+        if sub == "scale":
+            return await self.scale(request, info, rt)
+        if sub == "binding" or (rt.plural == "bindings" and verb == "create"):
+            return await self.bind(request, info, rt)
+        if sub == "eviction":
+            return await self.evict(request, info, rt)
+        if verb == "get":
+            return await self.get(request, info, rt)
+        if verb == "list":
+            return await self.list(request, info, rt)
+        if verb == "watch":
+            return await self.watch(request, info, rt)
+        if verb == "create":
+            return await self.create(request, info, rt)
+        if verb == "update":
+            return await self.update(request, info, rt)
+        if verb == "patch":
+            return await self.patch(request, info, rt)
+        if verb == "delete":
+            return await self.delete(request, info, rt)
+        if verb == "deletecollection":
+            return await self.delete_collection(request, info, rt)
+        raise errors.method_not_allowed()
+
+    # -- reads ----------------------------------------------------------------------
+
+    async def get(self, request: web.Request, info: RequestInfo,
+                  rt: ResourceType) -> web.StreamResponse:
+        resource_version(request.query.get("resourceVersion"))
+        obj = await self.objects.get(rt, info.namespace, info.name)
+        if info.subresource == "status":
+            obj.setdefault("status", {})
+        if wants_table(request):
+            table = self.tables.render(rt, [obj], request.query.get("includeObject", "Metadata"))
+            table["metadata"] = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+            return json_response(table, content_type=TABLE_CONTENT_TYPE)
+        return json_response(obj)
+
+    async def list(self, request: web.Request, info: RequestInfo,
+                   rt: ResourceType) -> web.StreamResponse:
+        q = request.query
+        selection = Selection.from_query(q, rt)
+        limit = integer(q, "limit", 0) or 0
+        if limit < 0:
+            raise errors.bad_request("limit must be a non-negative integer")
+        rv = resource_version(q.get("resourceVersion"))
+        match = q.get("resourceVersionMatch", "")
+        if match not in ("", "NotOlderThan", "Exact"):
+            raise errors.bad_request(
+                f'resourceVersionMatch "{match}" is not one of NotOlderThan, Exact'
+            )
+        if match and rv is None:
+            raise errors.bad_request(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            )
+        continue_token = q.get("continue", "")
+        if continue_token and rv not in (None, 0):
+            raise errors.bad_request(
+                "specifying resource version is not allowed when using continue"
+            )
+        revision = 0
+        if match == "Exact":
+            if rv == 0:
+                raise errors.bad_request(
+                    'resourceVersionMatch "Exact" is forbidden for resourceVersion "0"'
+                )
+            revision = rv or 0
+        elif rv and rv > 0:
+            current = await self.objects.current_revision()
+            if rv > current:
+                raise errors.StatusError(
+                    504, "Timeout",
+                    f"Too large resource version: {rv}, current: {current}",
+                    {"causes": [{"reason": "ResourceVersionTooLarge",
+                                 "message": "Too large resource version"}],
+                     "retryAfterSeconds": 1},
+                )
+        namespace = info.namespace or selection.namespace
+        page = await self.objects.list(
+            rt, namespace or None, limit=limit, continue_token=continue_token,
+            revision=revision, match=selection.matcher(rt),
+        )
+        list_meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
+        if page.continue_token:
+            list_meta["continue"] = page.continue_token
+            if page.remaining is not None:
+                list_meta["remainingItemCount"] = page.remaining
+        if wants_table(request):
+            table = self.tables.render(rt, page.items, q.get("includeObject", "Metadata"))
+            table["metadata"] = list_meta
+            return json_response(table, content_type=TABLE_CONTENT_TYPE)
+        return json_response({
+            "kind": rt.list_kind, "apiVersion": rt.group_version, "metadata": list_meta,
+            "items": page.items,
+        })
+
+    async def watch(self, request: web.Request, info: RequestInfo,
+                    rt: ResourceType) -> web.StreamResponse:
+        """Line-delimited watch events (specs/k8s-api.md §3 Watch)."""
+        q = request.query
+        selection = Selection.from_query(q, rt)
+        matcher = selection.matcher(rt)
+        rv = resource_version(q.get("resourceVersion"))
+        bookmarks = flag(q, "allowWatchBookmarks")
+        send_initial = q.get("sendInitialEvents")
+        initial = flag(q, "sendInitialEvents") if send_initial is not None else rv in (None, 0)
+        if send_initial is not None and q.get("resourceVersionMatch") != "NotOlderThan":
+            raise errors.bad_request(
+                "sendInitialEvents requires resourceVersionMatch=NotOlderThan"
+            )
+        timeout = integer(q, "timeoutSeconds")
+        if timeout is None:
+            timeout_s = self.min_request_timeout * (1 + random.random())
+        else:
+            if timeout < 0:
+                raise errors.bad_request("timeoutSeconds must be non-negative")
+            timeout_s = float(timeout) if timeout else self.min_request_timeout
+        as_table = wants_table(request)
+        include_object = q.get("includeObject", "Metadata")
+        namespace = info.namespace or selection.namespace or None
+
+        # Everything that can fail with a Status happens before the 200 is sent.
+        initial_items: list[dict[str, Any]] = []
+        if initial:
+            page = await self.objects.list(rt, namespace, revision=0, match=matcher)
+            initial_items = page.items
+            start = page.revision + 1
+            if rv and rv > page.revision:
+                start = rv + 1
+        else:
+            start = (rv or await self.objects.current_revision()) + 1
+        changes = self.objects.watch(rt, namespace, start)
+
+        response = web.StreamResponse(status=200, headers={
+            "Content-Type": TABLE_CONTENT_TYPE if as_table else JSON,
+            "Cache-Control": "no-cache, private",
+        })
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        headers_sent = False
+
+        async def send(event_type: str, obj: dict[str, Any]) -> None:
+            nonlocal headers_sent
+            if as_table and event_type != "BOOKMARK" and event_type != "ERROR":
+                obj = self.tables.render(rt, [obj], include_object, with_headers=not headers_sent)
+                headers_sent = True
+            await response.write(orjson.dumps({"type": event_type, "object": obj}) + b"\n")
+
+        last_revision = start - 1
+        for item in initial_items:
+            await send("ADDED", item)
+        if initial and send_initial is not None and bookmarks:
+            await send("BOOKMARK", self._bookmark(rt, last_revision, initial_end=True))
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        iterator = changes.__aiter__()
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                wait_for = min(remaining, self.bookmark_interval) if bookmarks else remaining
+                next_change = asyncio.ensure_future(iterator.__anext__())
+                done, _ = await asyncio.wait(
+                    {next_change, stopping}, timeout=wait_for,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:
+                    next_change.cancel()
+                    await asyncio.gather(next_change, return_exceptions=True)
+                    if bookmarks and loop.time() < deadline:
+                        await send("BOOKMARK", self._bookmark(rt, last_revision))
+                    continue
+                if next_change not in done:
+                    next_change.cancel()
+                    await asyncio.gather(next_change, return_exceptions=True)
+                    break
+                try:
+                    change = next_change.result()
+                except StopAsyncIteration:
+                    break
+                except errors.StatusError as exc:
+                    await send("ERROR", exc.to_status())
+                    break
+                last_revision = change.revision
+                event = self._filtered(change, matcher)
+                if event is not None:
+                    await send(*event)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            stopping.cancel()
+            await iterator.aclose()  # type: ignore[attr-defined]
+        try:
+            await response.write_eof()
+        except ConnectionResetError:
+            pass
+        return response
+
+    @staticmethod
+    def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> dict[str, Any]:
+        md: dict[str, Any] = {"resourceVersion": str(revision)}
+        if initial_end:
+            md["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return {"kind": rt.kind, "apiVersion": rt.group_version, "metadata": md}
+
+    @staticmethod
+    def _filtered(change: Change,
+                  matcher: Callable[[dict[str, Any]], bool] | None) -> tuple[str, dict] | None:
+        """Selector-aware events: an object leaving the selection is DELETED for this
+        watcher, one entering it is ADDED (kube's cacher does the same)."""
+        if matcher is None:
+            return change.type, change.obj
+        now_matches = matcher(change.obj)
+        if change.type == "DELETED":
+            was = matcher(change.prev) if change.prev is not None else now_matches
+            return ("DELETED", change.obj) if was else None
+        if change.type == "ADDED":
+            return ("ADDED", change.obj) if now_matches else None
+        was = matcher(change.prev) if change.prev is not None else False
+        if was and now_matches:
+            return "MODIFIED", change.obj
+        if now_matches:
+            return "ADDED", change.obj
+        if was:
+            return "DELETED", change.obj
+        return None
+
+    # -- writes ---------------------------------------------------------------------
+
+    async def _read_object(self, request: web.Request, rt: ResourceType) -> dict[str, Any]:
+        body = decode_body(await request.read(), media_type(request))
+        if not isinstance(body, dict):
+            raise errors.bad_request(
+                f"the request body must be a {rt.kind} object, not {type(body).__name__}"
+            )
+        return body
+
+    def _check_type(self, body: dict[str, Any], rt: ResourceType, kind: str = "") -> None:
+        kind = kind or rt.kind
+        if body.get("kind") not in (None, "", kind):
+            raise errors.bad_request(
+                f'the body of the request was a {body.get("kind")}, expected {kind} '
+                f"(sent to {rt.qualified})"
+            )
+        api_version = body.get("apiVersion")
+        if api_version not in (None, "", rt.group_version) and kind == rt.kind:
+            raise errors.bad_request(
+                f'the API version in the data ({api_version}) does not match the expected '
+                f"API version ({rt.group_version})"
+            )
+        body["kind"] = kind
+        body["apiVersion"] = rt.group_version if kind == rt.kind else body.get("apiVersion")
+        md = body.get("metadata")
+        if md is None:
+            body["metadata"] = {}
+        elif not isinstance(md, dict):
+            raise errors.bad_request("metadata must be an object")
+
+    async def _require_namespace(self, namespace: str, creating: bool) -> None:
+        ns_type = self.registry.lookup("", "v1", "namespaces")
+        assert ns_type is not None
+        ns = await self.objects.find(ns_type, "", namespace)
+        if ns is None:
+            raise errors.not_found("namespaces", namespace)
+        if creating and meta.is_terminating(ns):
+            raise errors.StatusError(
+                403, "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being "
+                "terminated",
+                {"name": namespace, "kind": "namespaces",
+                 "causes": [{"reason": "NamespaceTerminating",
+                             "message": f"namespace {namespace} is being terminated",
+                             "field": "metadata.namespace"}]},
+            )
+
+    async def create(self, request: web.Request, info: RequestInfo,
+                     rt: ResourceType) -> web.StreamResponse:
+        opts = write_options(request.query)
+        body = await self._read_object(request, rt)
+        warnings: list[str] = []
+        obj = await self.create_object(rt, info.namespace, body, opts, warnings)
+        return json_response(obj, status=201, headers=self._warning_headers(warnings))
+
+    async def create_object(self, rt: ResourceType, namespace: str, body: dict[str, Any],
+                            opts: WriteOptions, warnings: list[str]) -> dict[str, Any]:
+        self._check_type(body, rt)
+        md = body["metadata"]
+        if rt.namespaced:
+            body_ns = md.get("namespace")
+            if body_ns and body_ns != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
+            md["namespace"] = namespace
+            await self._require_namespace(namespace, creating=True)
+        else:
+            md.pop("namespace", None)
+        if md.get("resourceVersion"):
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        self.schemas.check_fields(rt, body, opts.field_validation, warnings)
+        if not md.get("name") and md.get("generateName"):
+            md["name"] = meta.generated_name(str(md["generateName"]))
+        strategy.prepare_create(rt, body)
+        self.schemas.default(rt, body)
+        self.schemas.validate(rt, body, None)
+        await self._admit_create(rt, body, opts)
+        if opts.dry_run:
+            return body
+        try:
+            stored = await self.objects.create(rt, body)
+        except errors.StatusError:
+            await self._release_create(rt, body)
+            raise
+        if self.on_stored is not None:
+            await self.on_stored(rt, stored)
+        return stored
+
+    async def _admit_create(self, rt: ResourceType, obj: dict[str, Any],
+                            opts: WriteOptions) -> None:
+        if rt.kind == "Service" and not rt.crd:
+            await self._allocate_cluster_ip(obj, opts.dry_run)
+
+    async def _release_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        if rt.kind == "Service" and not rt.crd:
+            ip = (obj.get("spec") or {}).get("clusterIP")
+            if ip and ip != "None":
+                await self.objects.release(self.allocator.key(ip))
+
+    async def _allocate_cluster_ip(self, svc: dict[str, Any], dry_run: bool) -> None:
+        spec = svc.setdefault("spec", {})
+        if spec.get("type") == "ExternalName":
+            return
+        wanted = spec.get("clusterIP")
+        if wanted == "None":
+            spec["clusterIPs"] = ["None"]
+            return
+        if wanted:
+            if not self.allocator.contains(wanted):
+                raise errors.invalid("Service", meta.name_of(svc), [errors.Cause(
+                    "spec.clusterIPs", f'Invalid value: ["{wanted}"]: failed to allocate IP '
+                    f"{wanted}: the provided IP ({wanted}) is not in the valid range. The "
+                    f"range of valid IPs is {self.allocator.network}")])
+            if not dry_run and not await self.objects.claim(
+                self.allocator.key(wanted), meta.name_of(svc).encode()
+            ):
+                raise errors.invalid("Service", meta.name_of(svc), [errors.Cause(
+                    "spec.clusterIPs", f'Invalid value: ["{wanted}"]: failed to allocate IP '
+                    f"{wanted}: provided IP is already allocated")])
+            spec["clusterIPs"] = [wanted]
+            return
+        for ip in self.allocator.candidates():
+            if dry_run or await self.objects.claim(self.allocator.key(ip),
+                                                   meta.name_of(svc).encode()):
+                self.allocator.advance(ip)
+                spec["clusterIP"] = ip
+                spec["clusterIPs"] = [ip]
+                return
+        raise errors.StatusError(
+            500, "InternalError",
+            "Internal error occurred: failed to allocate a serviceIP: range is full",
+        )
+
+    async def update(self, request: web.Request, info: RequestInfo,
+                     rt: ResourceType) -> web.StreamResponse:
+        opts = write_options(request.query)
+        body = await self._read_object(request, rt)
+        self._check_type(body, rt)
+        md = body["metadata"]
+        if md.get("name") and md["name"] != info.name:
+            raise errors.bad_request(
+                f"the name of the object ({md['name']}) does not match the name on the URL "
+                f"({info.name})"
+            )
+        md["name"] = info.name
+        if rt.namespaced:
+            if md.get("namespace") and md["namespace"] != info.namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
+            md["namespace"] = info.namespace
+        warnings: list[str] = []
+        self.schemas.check_fields(rt, body, opts.field_validation, warnings)
+        precondition = md.get("resourceVersion")
+        if rt.crd and not precondition and info.subresource != "status":
+            raise errors.invalid(rt.kind, info.name, [errors.Cause(
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update", "FieldValueInvalid")],
+                rt.group)
+
+        async def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            if precondition and str(precondition) != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt.plural, info.name, rt.group)
+            return copy.deepcopy(body)
+
+        obj = await self._write(rt, info, mutate, opts)
+        return json_response(obj, headers=self._warning_headers(warnings))
+
+    async def patch(self, request: web.Request, info: RequestInfo,
+                    rt: ResourceType) -> web.StreamResponse:
+        opts = write_options(request.query)
+        content_type = media_type(request)
+        raw = await request.read()
+        warnings: list[str] = []
+        if content_type == APPLY_PATCH:
+            if not opts.field_manager:
+                raise errors.bad_request(
+                    "PATCH, application/apply-patch+yaml requests require a fieldManager"
+                )
+        elif content_type not in (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH):
+            raise errors.unsupported_media_type(
+                content_type or "(none)", [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
+                + ([STRATEGIC_PATCH] if rt.strategic_merge else []),
+            )
+        if content_type == STRATEGIC_PATCH and not rt.strategic_merge:
+            raise errors.unsupported_media_type(
+                content_type, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
+            )
+        patch_body = decode_body(raw, content_type)
+        if content_type == JSON_PATCH:
+            if not isinstance(patch_body, list):
+                raise errors.bad_request("a JSON patch must be a list of operations")
+        elif not isinstance(patch_body, dict):
+            raise errors.bad_request("a merge patch must be a JSON object")
+
+        if content_type == APPLY_PATCH:
+            existing = await self.objects.find(rt, info.namespace, info.name)
+            if existing is None and not info.subresource:
+                body = copy.deepcopy(patch_body)
+                body.setdefault("metadata", {})
+                if body["metadata"].get("name") not in (None, info.name):
+                    raise errors.bad_request(
+                        f"the name of the object ({body['metadata']['name']}) does not match "
+                        f"the name on the URL ({info.name})"
+                    )
+                body["metadata"]["name"] = info.name
+                obj = await self.create_object(rt, info.namespace, body, opts, warnings)
+                return json_response(obj, status=201, headers=self._warning_headers(warnings))
+
+        async def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            result = self.schemas.apply_patch(rt, content_type, current, patch_body)
+            wanted = (result.get("metadata") or {}).get("resourceVersion")
+            if wanted is not None and str(wanted) != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt.plural, info.name, rt.group)
+            if not isinstance(result.get("metadata"), dict):
+                raise errors.bad_request("metadata must be an object")
+            result["metadata"]["name"] = info.name
+            if rt.namespaced:
+                result["metadata"]["namespace"] = info.namespace
+            result["kind"] = rt.kind
+            result["apiVersion"] = rt.group_version
+            # Unknown fields are judged on the patched object, so patch directives
+            # ($setElementOrder, $patch, ...) never count as fields.
+            del warnings[:]
+            self.schemas.check_fields(rt, result, opts.field_validation, warnings)
+            return result
+
+        obj = await self._write(rt, info, mutate, opts)
+        return json_response(obj, headers=self._warning_headers(warnings))
+
+    async def _write(
+        self,
+        rt: ResourceType,
+        info: RequestInfo,
+        produce: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+        opts: WriteOptions,
+    ) -> dict[str, Any]:
+        """The shared update path: produce the new object from the current one, apply the
+        kind's update rules, validate, and store it guarded by the read revision."""
+        removed: list[dict[str, Any]] = []
+
+        async def mutate(current: dict[str, Any]) -> dict[str, Any] | None:
+            old = copy.deepcopy(current)
+            new = await produce(current)
+            new = strategy.prepare_update(rt, new, old, info.subresource)
+            strategy.forbid_new_finalizers_while_deleting(new, old)
+            self.schemas.default(rt, new)
+            self.schemas.validate(rt, new, old)
+            if rt.kind == "Service" and not rt.crd:
+                self._keep_cluster_ip(new, old)
+            if strategy.ready_to_remove(new) and not strategy.ready_to_remove(old):
+                removed.append(new)
+            if opts.dry_run:
+                raise _DryRunResult(new)
+            return new
+
+        try:
+            old, new = await self.objects.update(rt, info.namespace, info.name, mutate)
+        except _DryRunResult as result:
+            return result.obj
+        if removed:
+            # The last finalizer went away on a terminating object: it is gone now.
+            gone = await self._remove(rt, info.namespace, info.name, int(
+                new["metadata"]["resourceVersion"]))
+            if gone is not None:
+                return gone
+        elif new is not old and self.on_stored is not None:
+            await self.on_stored(rt, new)
+        return new
+
+    def _keep_cluster_ip(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        old_ip = (old.get("spec") or {}).get("clusterIP")
+        spec = new.setdefault("spec", {})
+        if not spec.get("clusterIP") and old_ip:
+            spec["clusterIP"] = old_ip
+            spec["clusterIPs"] = (old.get("spec") or {}).get("clusterIPs") or [old_ip]
+        elif old_ip and spec.get("clusterIP") != old_ip:
+            raise errors.invalid("Service", meta.name_of(new), [errors.Cause(
+                "spec.clusterIPs[0]", f'Invalid value: ["{spec.get("clusterIP")}"]: may not '
+                "change once set", "FieldValueInvalid")])
+
+    async def _remove(self, rt: ResourceType, namespace: str, name: str,
+                      mod_revision: int) -> dict[str, Any] | None:
+        try:
+            obj = await self.objects.delete(rt, namespace, name, mod_revision=mod_revision)
+        except errors.StatusError as exc:
+            if exc.code in (404, 409):
+                return None  # someone else changed or removed it first
+            raise
+        if rt.kind == "Service" and not rt.crd:
+            ip = (obj.get("spec") or {}).get("clusterIP")
+            if ip and ip != "None":
+                await self.objects.release(self.allocator.key(ip))
+        if self.on_stored is not None:
+            await self.on_stored(rt, obj)
+        return obj
+
+    @staticmethod
+    def _warning_headers(warnings: list[str]) -> dict[str, str]:
+        if not warnings:
+            return {}
+        # aiohttp joins repeated headers poorly; kube sends one per warning, and clients
+        # also accept them comma-joined (RFC 7234 warning-value list).
+        text = ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)
+        return {"Warning": text}
+
+    # -- delete ---------------------------------------------------------------------
+
+    async def delete(self, request: web.Request, info: RequestInfo,
+                     rt: ResourceType) -> web.StreamResponse:
+        raw = await request.read()
+        body = decode_body(raw, media_type(request) or JSON) if raw.strip() else None
+        options = delete_options(request.query, body)
+        obj, removed = await self.delete_object(rt, info.namespace, info.name, options)
+        if removed and rt.kind not in strategy.RETURN_DELETED_OBJECT:
+            return json_response({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": info.name, "group": rt.group, "kind": rt.plural,
+                            "uid": obj["metadata"].get("uid", "")},
+            })
+        return json_response(obj)
+
+    async def delete_object(self, rt: ResourceType, namespace: str, name: str,
+                            options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Returns (object, removed): removed is False while finalizers or a grace
+        period keep it."""
+        dry_run = bool(options.get("dryRun"))
+        pre = options.get("preconditions") or {}
+        for _ in range(16):
+            current = await self.objects.get(rt, namespace, name)
+            md = current["metadata"]
+            if pre.get("uid") and pre["uid"] != md.get("uid"):
+                raise errors.conflict(
+                    rt.plural, name, rt.group,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object "
+                    f"meta: {md.get('uid')}",
+                )
+            if pre.get("resourceVersion") and str(pre["resourceVersion"]) != md["resourceVersion"]:
+                raise errors.conflict(
+                    rt.plural, name, rt.group,
+                    f"Precondition failed: ResourceVersion in precondition: "
+                    f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                    f"{md['resourceVersion']}",
+                )
+            plan = strategy.plan_delete(rt, current, options)
+            if dry_run:
+                return (current if plan.remove_now else plan.updated or current), plan.remove_now
+            if plan.remove_now:
+                gone = await self._remove(rt, namespace, name, int(md["resourceVersion"]))
+                if gone is None:
+                    continue
+                return gone, True
+            updated = plan.updated or current
+            if updated == current:
+                return current, False
+            try:
+                _, new = await self.objects.update(
+                    rt, namespace, name,
+                    _if_revision(md["resourceVersion"], updated),
+                )
+            except _Stale:
+                continue
+            if self.on_stored is not None:
+                await self.on_stored(rt, new)
+            return new, False
+        raise errors.conflict(rt.plural, name, rt.group, "too many concurrent changes")
+
+    async def delete_collection(self, request: web.Request, info: RequestInfo,
+                                rt: ResourceType) -> web.StreamResponse:
+        raw = await request.read()
+        body = decode_body(raw, media_type(request) or JSON) if raw.strip() else None
+        options = delete_options(request.query, body)
+        selection = Selection.from_query(request.query, rt)
+        page = await self.objects.list(rt, info.namespace or None,
+                                       match=selection.matcher(rt))
+        deleted: list[dict[str, Any]] = []
+        for obj in page.items:
+            try:
+                gone, _ = await self.delete_object(
+                    rt, meta.namespace_of(obj), meta.name_of(obj), options
+                )
+            except errors.StatusError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(gone)
+        return json_response({
+            "kind": rt.list_kind, "apiVersion": rt.group_version,
+            "metadata": {"resourceVersion": str(page.revision)}, "items": deleted,
+        })
+
+    # -- subresources ---------------------------------------------------------------
+
+    async def scale(self, request: web.Request, info: RequestInfo,
+                    rt: ResourceType) -> web.StreamResponse:
+        """autoscaling/v1 Scale over spec.replicas (specs/k8s-api.md §6)."""
+        paths = self.schemas.scale_paths(rt)
+        if info.verb == "get":
+            obj = await self.objects.get(rt, info.namespace, info.name)
+            return json_response(_scale_of(obj, paths))
+        opts = write_options(request.query)
+        raw = await request.read()
+        ctype = media_type(request)
+        body = decode_body(raw, ctype)
+        if not isinstance(body, (dict, list)):
+            raise errors.bad_request("the request body must be a Scale object")
+        status_info = RequestInfo(path=info.path, method=info.method, namespace=info.namespace,
+                                  name=info.name, resource=info.resource, verb=info.verb)
+
+        async def produce(current: dict[str, Any]) -> dict[str, Any]:
+            scale = _scale_of(current, paths)
+            if info.verb == "patch":
+                if ctype not in (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH):
+                    raise errors.unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH,
+                                                               STRATEGIC_PATCH])
+                scale = self.schemas.apply_generic_patch(ctype, scale, body)
+            else:
+                if not isinstance(body, dict):
+                    raise errors.bad_request("the request body must be a Scale object")
+                want_rv = (body.get("metadata") or {}).get("resourceVersion")
+                if want_rv and str(want_rv) != current["metadata"]["resourceVersion"]:
+                    raise errors.conflict(rt.plural, info.name, rt.group)
+                scale = body
+            replicas = (scale.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise errors.invalid("Scale", info.name, [errors.Cause(
+                    "spec.replicas", f"Invalid value: {replicas!r}: must be greater than or "
+                    "equal to 0")], "autoscaling")
+            new = copy.deepcopy(current)
+            _set_path(new, paths[0], replicas)
+            return new
+
+        obj = await self._write(rt, status_info, produce, opts)
+        return json_response(_scale_of(obj, paths))
+
+    async def bind(self, request: web.Request, info: RequestInfo,
+                   rt: ResourceType) -> web.StreamResponse:
+        """pods/binding: set spec.nodeName once (the scheduler's write)."""
+        body = await self._read_object(request, rt)
+        target = body.get("target") or {}
+        node = target.get("name") if isinstance(target, dict) else None
+        pod_name = info.name or meta.name_of(body)
+        if not node:
+            raise errors.invalid("Binding", pod_name, [errors.Cause(
+                "target.name", "Required value", "FieldValueRequired")])
+        pod_type = self.registry.lookup("", "v1", "pods")
+        assert pod_type is not None
+        opts = write_options(request.query)
+
+        # Binding writes spec and status together, as kube's BindingREST does.
+        async def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            spec = current.setdefault("spec", {})
+            if meta.is_terminating(current):
+                raise errors.conflict("pods", pod_name, "",
+                                      "pod is being deleted, cannot be assigned to a host")
+            if spec.get("nodeName"):
+                raise errors.conflict("pods", pod_name, "",
+                                      f"pod {pod_name} is already assigned to node "
+                                      f'"{spec["nodeName"]}"')
+            spec["nodeName"] = node
+            meta.set_condition(current, "PodScheduled", "True")
+            if opts.dry_run:
+                raise _DryRunResult(current)
+            return current
+
+        try:
+            _, new = await self.objects.update(pod_type, info.namespace, pod_name, mutate)
+        except _DryRunResult:
+            pass
+        else:
+            if self.on_stored is not None:
+                await self.on_stored(pod_type, new)
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Success", "code": 201}, status=201)
+
+    async def evict(self, request: web.Request, info: RequestInfo,
+                    rt: ResourceType) -> web.StreamResponse:
+        """pods/eviction: delete unless a PodDisruptionBudget forbids it (429)."""
+        body = await self._read_object(request, rt)
+        pod = await self.objects.get(rt, info.namespace, info.name)
+        pdb_type = self.registry.lookup("policy", "v1", "poddisruptionbudgets")
+        assert pdb_type is not None
+        pdbs = await self.objects.list(pdb_type, info.namespace)
+        from kubeedge.api.selectors import LabelSelector
+
+        for pdb in pdbs.items:
+            selector = (pdb.get("spec") or {}).get("selector")
+            if selector is None:
+                continue
+            if LabelSelector.from_dict(selector).matches(meta.labels_of(pod)):
+                allowed = (pdb.get("status") or {}).get("disruptionsAllowed", 0)
+                if allowed <= 0:
+                    raise errors.StatusError(
+                        429, "TooManyRequests",
+                        "Cannot evict pod as it would violate the pod's disruption budget.",
+                        {"causes": [{"reason": "DisruptionBudget",
+                                     "message": f"The disruption budget {meta.name_of(pdb)} "
+                                                f"needs {allowed} healthy pods"}]},
+                    )
+        options = body.get("deleteOptions") or {}
+        await self.delete_object(rt, info.namespace, info.name, options)
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Success", "code": 201}, status=201)
+
+
+class _DryRunResult(Exception):
+    def __init__(self, obj: dict[str, Any]) -> None:
+        super().__init__("dry run")
+        self.obj = obj
+
+
+class _Stale(Exception):
+    pass
+
+
+def _if_revision(revision: str, updated: dict[str, Any]
+                 ) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+    async def mutate(current: dict[str, Any]) -> dict[str, Any]:
+        if current["metadata"]["resourceVersion"] != revision:
+            raise _Stale()
+        return copy.deepcopy(updated)
+    return mutate
+
+
+def _get_path(obj: dict[str, Any], path: str) -> Any:
+    cur: Any = obj
+    for part in path.strip(".").split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def _set_path(obj: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.strip(".").split(".")
+    cur = obj
+    for part in parts[:-1]:
+        cur = cur.setdefault(part, {})
+    cur[parts[-1]] = value
+
+
+def _scale_of(obj: dict[str, Any], paths: tuple[str, str, str | None]) -> dict[str, Any]:
+    spec_path, status_path, selector_path = paths
+    md = obj["metadata"]
+    status: dict[str, Any] = {"replicas": _get_path(obj, status_path) or 0}
+    if selector_path:
+        selector = _get_path(obj, selector_path)
+        if isinstance(selector, dict):
+            from kubeedge.api.selectors import LabelSelector
+
+            status["selector"] = LabelSelector.from_dict(selector).to_string()
+        elif isinstance(selector, str):
+            status["selector"] = selector
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": md["name"], "namespace": md.get("namespace", ""),
+                     "uid": md.get("uid"), "resourceVersion": md["resourceVersion"],
+                     "creationTimestamp": md.get("creationTimestamp")},
+        "spec": {"replicas": _get_path(obj, spec_path) or 0},
+        "status": status,
+    }

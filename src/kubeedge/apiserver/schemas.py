@@ -1,0 +1,131 @@
+"""What an object of each kind may contain and how it is completed and checked.
+
+One place joins the schema layer (`api.schema`: known fields for strict decoding, CRD
+structural schemas), API defaulting (`api.defaults`), validation (`api.validation`) and
+the patch algorithms (`api.patch`) for a given ResourceType, whether built in or custom.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeedge.api import errors, meta
+from kubeedge.api.defaults import apply_defaults
+from kubeedge.api.patch import apply_patch, json_merge_patch, strategic_merge_patch
+from kubeedge.api.registry import Registry, ResourceType
+from kubeedge.api.schema import CRSchema, builtin_schema_name, prune_unknown, strict_error
+from kubeedge.api.schema import unknown_fields as builtin_unknown_fields
+from kubeedge.api.validation import validate as validate_builtin
+from kubeedge.apiserver.crds import CRDController, version_spec
+
+APPLY_PATCH = "application/apply-patch+yaml"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+class ObjectSchemas:
+    def __init__(self, registry: Registry, crds: CRDController) -> None:
+        self.registry = registry
+        self.crds = crds
+        self._cr_schemas: dict[tuple[str, str, str], CRSchema | None] = {}
+
+    # -- custom resource schemas ---------------------------------------------------
+
+    def cr_schema(self, rt: ResourceType) -> CRSchema | None:
+        crd = self.crds.crd_for(rt)
+        if crd is None:
+            return None
+        key = (rt.crd or "", rt.version, crd["metadata"].get("resourceVersion", ""))
+        if key not in self._cr_schemas:
+            schema = (version_spec(crd, rt.version).get("schema") or {}).get("openAPIV3Schema")
+            self._cr_schemas[key] = CRSchema(schema) if isinstance(schema, dict) else None
+        return self._cr_schemas[key]
+
+    # -- unknown fields (fieldValidation) -------------------------------------------
+
+    def _unknown(self, rt: ResourceType, obj: dict[str, Any]) -> list[str]:
+        if rt.crd:
+            schema = self.cr_schema(rt)
+            return schema.unknown_fields(obj) if schema is not None else []
+        name = builtin_schema_name(rt.group, rt.version, rt.kind)
+        return builtin_unknown_fields(name, obj) if name else []
+
+    def check_fields(self, rt: ResourceType, obj: dict[str, Any], mode: str,
+                     warnings: list[str]) -> None:
+        """Strict refuses unknown fields (400), Warn reports them, Ignore drops them
+        (specs/k8s-api.md §2)."""
+        paths = self._unknown(rt, obj)
+        if not paths:
+            return
+        if mode == "Strict":
+            raise strict_error(rt.kind, meta.name_of(obj), paths, rt.group_version)
+        if mode == "Warn":
+            warnings.extend(f'unknown field "{p}"' for p in paths)
+        self._prune(rt, obj)
+
+    def _prune(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        if rt.crd:
+            schema = self.cr_schema(rt)
+            if schema is not None:
+                schema.prune(obj)
+            return
+        name = builtin_schema_name(rt.group, rt.version, rt.kind)
+        if name:
+            prune_unknown(name, obj)
+
+    # -- defaulting and validation --------------------------------------------------
+
+    def default(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        if rt.crd:
+            schema = self.cr_schema(rt)
+            if schema is not None:
+                schema.default(obj)
+                schema.prune(obj)
+            return
+        apply_defaults(rt.group, rt.version, rt.kind, obj)
+
+    def validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if rt.crd:
+            causes = self._validate_custom(rt, obj)
+        else:
+            causes = validate_builtin(rt.group, rt.version, rt.kind, obj, old=old)
+        if causes:
+            raise errors.invalid(rt.kind, meta.name_of(obj), causes, rt.group)
+
+    def _validate_custom(self, rt: ResourceType, obj: dict[str, Any]) -> list[errors.Cause]:
+        causes = validate_builtin("", "v1", "__object_meta__", obj, old=None)
+        schema = self.cr_schema(rt)
+        if schema is not None:
+            causes.extend(schema.validate(obj))
+        return causes
+
+    # -- patches ---------------------------------------------------------------------
+
+    def apply_patch(self, rt: ResourceType, content_type: str, current: dict[str, Any],
+                    patch: Any) -> dict[str, Any]:
+        if content_type == APPLY_PATCH:
+            # Server-side apply, minimum form: merge the applied configuration by the
+            # kind's strategy (specs/k8s-api.md §4). Field ownership comes later.
+            if rt.strategic_merge:
+                return strategic_merge_patch(current, patch, rt.kind)
+            return json_merge_patch(current, patch)
+        return apply_patch(content_type, current, patch,
+                           rt.kind if rt.strategic_merge else None)
+
+    def apply_generic_patch(self, content_type: str, obj: dict[str, Any],
+                            patch: Any) -> dict[str, Any]:
+        return apply_patch(content_type, obj, patch, "Scale")
+
+    # -- scale -------------------------------------------------------------------------
+
+    def scale_paths(self, rt: ResourceType) -> tuple[str, str, str | None]:
+        """(spec replicas, status replicas, label selector) paths of the Scale view."""
+        if rt.crd:
+            crd = self.crds.crd_for(rt)
+            scale = ((version_spec(crd or {}, rt.version).get("subresources") or {})
+                     .get("scale") or {})
+            return (scale.get("specReplicasPath", ".spec.replicas"),
+                    scale.get("statusReplicasPath", ".status.replicas"),
+                    scale.get("labelSelectorPath"))
+        return ".spec.replicas", ".status.replicas", ".spec.selector"

@@ -1,0 +1,374 @@
+"""The API server process: TLS listener, authentication, authorization and routing.
+
+Wires storage, the registry, discovery, OpenAPI, the REST handlers and the in-process
+controllers (CRDs, caches) into one aiohttp application, and creates what every cluster
+starts with (the four namespaces, the default RBAC policy, the `kubernetes` Service).
+Everything a request can get wrong comes back as a Kubernetes Status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from typing import Any
+
+from aiohttp import web
+
+from kubeedge.api import errors, meta
+from kubeedge.api.registry import Registry, ResourceType
+from kubeedge.apiserver import reviews
+from kubeedge.apiserver.authn import Authenticator, StaticTokens, impersonation_request
+from kubeedge.apiserver.authz.bootstrap import bootstrap_policy
+from kubeedge.apiserver.authz.chain import (
+    default_chain,
+    forbidden_error,
+    name_from_field_selector,
+)
+from kubeedge.apiserver.authz.rbac import RBACAuthorizer
+from kubeedge.apiserver.authz.types import RequestAttributes, UserInfo
+from kubeedge.apiserver.caches import PodsByNode, RBACCache
+from kubeedge.apiserver.crds import CRDController
+from kubeedge.apiserver.discovery import AGGREGATED_CONTENT_TYPE, Discovery, wants_aggregated
+from kubeedge.apiserver.handlers import ResourceHandlers, json_response
+from kubeedge.apiserver.objects import ObjectStore
+from kubeedge.apiserver.openapi import OpenAPI
+from kubeedge.apiserver.request import RequestInfo, parse_path
+from kubeedge.apiserver.schemas import ObjectSchemas
+from kubeedge.apiserver.strategy import ServiceIPAllocator
+from kubeedge.apiserver.tableview import TableRenderer
+from kubeedge.config.apiserver import APIServerConfig
+from kubeedge.store import Store
+from kubeedge.store.compactor import Compactor
+from kubeedge.store.factory import open_store
+
+log = logging.getLogger(__name__)
+
+VERSION_INFO = {
+    # The installed kubectl is a dispatcher that picks its binary from the minor
+    # version: it must read "32" (specs/k8s-api.md §0.1).
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-kubeedge-py",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.23",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+PUBLIC_PATHS = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz"})
+STANDARD_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class APIServer:
+    def __init__(self, config: APIServerConfig, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or self._open_store()
+        self.registry = Registry()
+        self.objects = ObjectStore(self.store, self.registry, "/registry")
+        self.allocator = ServiceIPAllocator(config.service_cluster_ip_range)
+        self.crds = CRDController(self.objects, self.registry, self._delete_object)
+        self.schemas = ObjectSchemas(self.registry, self.crds)
+        self.tables = TableRenderer(self.crds)
+        self.handlers = ResourceHandlers(
+            self.objects, self.registry, self.schemas, self.tables, self.allocator,
+            min_request_timeout=config.min_request_timeout_seconds,
+            bookmark_interval=config.bookmark_interval_seconds,
+            on_stored=self._on_stored,
+        )
+        self.discovery = Discovery(
+            self.registry, f"{config.advertise_address}:{config.port}"
+        )
+        self.openapi = OpenAPI(self.registry, self.crds)
+        self.rbac_cache = RBACCache(self.objects, self.registry)
+        self.pods_by_node = PodsByNode(self.objects, self.registry)
+        self.rbac = RBACAuthorizer(self.rbac_cache)
+        self.authorizer = default_chain(self.rbac_cache, self.pods_by_node)
+        self.authenticator = Authenticator(
+            [StaticTokens(config.path(config.token_auth_file))]
+        )
+        self.compactor = Compactor(
+            self.store,
+            interval_seconds=config.storage.compaction_interval_seconds,
+            retain_revisions=config.storage.compaction_retain_revisions,
+        )
+        self.ready = False
+        self._runner: web.AppRunner | None = None
+        self.port = config.port
+
+    def _open_store(self) -> Store:
+        storage = self.config.storage
+        if storage.backend == "etcd":
+            return open_store("etcd", endpoints=storage.etcd_servers,
+                              prefix=storage.etcd_prefix)
+        path = self.config.path(storage.sqlite_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open_store("sqlite", path=str(path))
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.store.start()
+        await self.crds.start()
+        for cache in [*self.rbac_cache.caches, self.pods_by_node.cache]:
+            await cache.start()
+        await self._bootstrap()
+        await self.compactor.start()
+        app = web.Application(client_max_size=self.config.max_request_body_bytes)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.bind_address, self.config.port,
+                           ssl_context=self._ssl_context(), reuse_address=True)
+        await site.start()
+        if self.config.port == 0:
+            server = site._server  # the only way aiohttp exposes the bound socket
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.ready = True
+        log.info("API server listening on https://%s:%s", self.config.bind_address, self.port)
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.handlers.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.compactor.stop()
+        await self.crds.stop()
+        for cache in [*self.rbac_cache.caches, self.pods_by_node.cache]:
+            await cache.stop()
+        await self.store.close()
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        pki = self.config.path(self.config.pki_dir)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pki / "apiserver.crt", pki / "apiserver.key")
+        ctx.load_verify_locations(pki / "ca.crt")
+        # Optional: token users connect without a certificate (specs/k8s-api.md §7).
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        return ctx
+
+    async def _bootstrap(self) -> None:
+        """What every cluster has before anyone asks (kube's bootstrap controllers)."""
+        ns_type = self._type("", "v1", "namespaces")
+        for name in STANDARD_NAMESPACES:
+            await self._ensure(ns_type, {"apiVersion": "v1", "kind": "Namespace",
+                                         "metadata": {"name": name}})
+        for obj in bootstrap_policy():
+            group, version = obj["apiVersion"].split("/")
+            rt = self.registry.by_kind(group, version, obj["kind"])
+            assert rt is not None
+            await self._ensure(rt, obj)
+        await self._ensure(self._type("", "v1", "services"), {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": self.allocator.first(), "type": "ClusterIP",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                "targetPort": self.config.port}]},
+        })
+        await self._ensure(self._type("", "v1", "endpoints"), {
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "subsets": [{"addresses": [{"ip": self.config.advertise_address}],
+                         "ports": [{"name": "https", "port": self.config.port,
+                                    "protocol": "TCP"}]}],
+        })
+
+    def _type(self, group: str, version: str, plural: str) -> ResourceType:
+        rt = self.registry.lookup(group, version, plural)
+        assert rt is not None
+        return rt
+
+    async def _ensure(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        existing = await self.objects.find(rt, meta.namespace_of(obj), meta.name_of(obj))
+        if existing is not None:
+            return
+        from kubeedge.apiserver.request import WriteOptions
+
+        warnings: list[str] = []
+        try:
+            await self.handlers.create_object(
+                rt, meta.namespace_of(obj), obj, WriteOptions(field_validation="Strict"),
+                warnings,
+            )
+        except errors.StatusError as exc:
+            if exc.code != 409:
+                raise
+
+    async def _on_stored(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        """After a write: CRD changes take effect at once, and authorization caches catch
+        up before the response, so the writer's next request sees its change."""
+        if rt.crd is None and rt.kind == "CustomResourceDefinition":
+            stored = await self.objects.find(rt, "", meta.name_of(obj))
+            if stored is not None:
+                await self.crds.observe(stored)
+            return
+        revision = int(obj["metadata"].get("resourceVersion") or 0)
+        if rt.group == "rbac.authorization.k8s.io":
+            for cache in self.rbac_cache.caches:
+                if cache.rt.plural == rt.plural:
+                    await asyncio.wait_for(cache.wait_for(revision), 10)
+        elif rt.kind == "Pod" and not rt.crd:
+            await asyncio.wait_for(self.pods_by_node.cache.wait_for(revision), 10)
+
+    async def _delete_object(self, rt: ResourceType, namespace: str, name: str,
+                             options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        return await self.handlers.delete_object(rt, namespace, name, options)
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._serve(request)
+        except errors.StatusError as exc:
+            return json_response(exc.to_status(), status=exc.code, headers=exc.headers)
+        except web.HTTPRequestEntityTooLarge:
+            exc = errors.too_large("the request body is too large")
+            return json_response(exc.to_status(), status=exc.code)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+            status = errors.internal(str(exc))
+            return json_response(status.to_status(), status=500)
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        user = await self.authenticator.authenticate(request)
+        if path in PUBLIC_PATHS:
+            return self._public(path)
+        if user.name == "system:anonymous":
+            raise errors.unauthorized()
+        user = self._impersonate(request, user)
+        info = parse_path(request.method, path, request.query)
+        self._authorize(user, info, request)
+        request["user"] = user
+        if info.is_resource_request:
+            rt = self.registry.lookup(info.group, info.version, info.resource)
+            if rt is None:
+                raise errors.StatusError(404, "NotFound",
+                                         "the server could not find the requested resource",
+                                         {})
+            if not rt.persisted:
+                return await reviews.serve(self, request, info, rt, user)
+            return await self.handlers.serve(request, info, rt)
+        return self._non_resource(request, path)
+
+    def _public(self, path: str) -> web.StreamResponse:
+        if path.startswith("/version"):
+            return json_response(VERSION_INFO)
+        if path == "/readyz" and not self.ready:
+            return web.Response(status=500, text="[-]readyz failed: starting\n")
+        return web.Response(text="ok")
+
+    def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
+        accept = request.headers.get("Accept", "")
+        if path in ("/api", "/api/"):
+            if wants_aggregated(accept):
+                return json_response(self.discovery.aggregated(True),
+                                     content_type=AGGREGATED_CONTENT_TYPE)
+            return json_response(self.discovery.api_versions())
+        if path in ("/apis", "/apis/"):
+            if wants_aggregated(accept):
+                return json_response(self.discovery.aggregated(False),
+                                     content_type=AGGREGATED_CONTENT_TYPE)
+            return json_response(self.discovery.api_group_list())
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["api"] and len(parts) == 2:
+            found = self.discovery.resource_list("", parts[1])
+            if found is not None:
+                return json_response(found)
+        if parts[:1] == ["apis"] and len(parts) == 2:
+            group_doc = self.discovery.api_group(parts[1])
+            if group_doc is not None:
+                return json_response(group_doc)
+        if parts[:1] == ["apis"] and len(parts) == 3:
+            found = self.discovery.resource_list(parts[1], parts[2])
+            if found is not None:
+                return json_response(found)
+        if parts[:2] == ["openapi", "v3"]:
+            doc = self.openapi.document("/".join(parts[2:]))
+            if doc is not None:
+                return web.Response(body=doc, content_type="application/json",
+                                    headers={"Cache-Control": "no-cache, private"})
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested "
+                                 "resource", {})
+
+    # -- authn/authz ----------------------------------------------------------------
+
+    def _impersonate(self, request: web.Request, user: UserInfo) -> UserInfo:
+        wanted = impersonation_request(request)
+        if wanted is None:
+            return user
+        name, groups, uid, extra = wanted
+        checks: list[tuple[str, str, str]] = []  # (api group, resource, name)
+        if name.startswith("system:serviceaccount:") and name.count(":") == 3:
+            _, _, ns, sa = name.split(":")
+            checks.append(("", "serviceaccounts", sa))
+        else:
+            checks.append(("", "users", name))
+        checks += [("", "groups", g) for g in groups]
+        if uid:
+            checks.append(("authentication.k8s.io", "uids", uid))
+        for key, values in extra.items():
+            checks += [("authentication.k8s.io", f"userextras/{key}", v) for v in values]
+        for group, resource, target in checks:
+            res, _, sub = resource.partition("/")
+            namespace = ""
+            if resource == "serviceaccounts":
+                namespace = name.split(":")[2]
+            decision = self.authorizer.authorize(RequestAttributes(
+                user=user, verb="impersonate", api_group=group, resource=res,
+                subresource=sub, name=target, namespace=namespace,
+            ))
+            if not decision.allowed:
+                raise errors.StatusError(
+                    403, "Forbidden",
+                    f'{res} "{target}" is forbidden: User "{user.name}" cannot impersonate '
+                    f'resource "{res}" in API group "{group}" at the cluster scope',
+                    {"name": target, "kind": res},
+                )
+        impersonated_groups = list(groups)
+        if name.startswith("system:serviceaccount:"):
+            ns = name.split(":")[2]
+            impersonated_groups += ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+        if name != "system:anonymous" and "system:authenticated" not in impersonated_groups:
+            impersonated_groups.append("system:authenticated")
+        return UserInfo(name, tuple(impersonated_groups), uid,
+                        {k: tuple(v) for k, v in extra.items()})
+
+    def _authorize(self, user: UserInfo, info: RequestInfo, request: web.Request) -> None:
+        if info.is_resource_request:
+            name = info.name
+            if not name and info.verb in ("list", "watch"):
+                # Lets a node watch just the objects its pods use (kube does the same).
+                name = name_from_field_selector(request.query.get("fieldSelector"))
+            attrs = RequestAttributes(
+                user=user, verb=info.verb, api_group=info.group, resource=info.resource,
+                subresource=info.subresource, namespace=info.namespace, name=name,
+                api_version=info.version, path=info.path,
+            )
+        else:
+            attrs = RequestAttributes(user=user, verb=info.verb, resource_request=False,
+                                      path=info.path)
+        decision = self.authorizer.authorize(attrs)
+        if not decision.allowed:
+            raise forbidden_error(attrs, decision.reason)
+
+
+async def serve_forever(config: APIServerConfig) -> None:
+    server = APIServer(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+

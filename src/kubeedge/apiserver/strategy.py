@@ -1,0 +1,262 @@
+"""Per-kind rules applied on create, update and delete ("strategies" in kube-apiserver).
+
+What each kind does to an object before it is stored: which parts a user may set
+through which endpoint (spec vs status), when `generation` moves, API defaults,
+validation, ClusterIP allocation, graceful pod deletion. Handlers call these; these
+never touch HTTP and reach storage only through the `ObjectStore` they are given.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+import ipaddress
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from kubeedge.api import errors, meta
+from kubeedge.api.registry import ResourceType
+
+# Kinds whose status a create keeps as sent: kubelets and controllers create these with
+# their status already filled in (kube-apiserver does the same for nodes and events).
+KEEP_STATUS_ON_CREATE = frozenset({"Node", "Event", "Lease", "CustomResourceDefinition"})
+# Kinds whose `generation` is not tracked by kube-apiserver (no spec to observe).
+NO_GENERATION = frozenset(
+    {"ConfigMap", "Secret", "Event", "Endpoints", "EndpointSlice", "ServiceAccount", "Lease",
+     "Namespace", "Node", "ControllerRevision", "Role", "ClusterRole", "RoleBinding",
+     "ClusterRoleBinding", "PriorityClass"}
+)
+# DELETE returns the object rather than a Status for these (specs/k8s-api.md §3).
+RETURN_DELETED_OBJECT = frozenset({"Pod", "Namespace", "ServiceAccount"})
+
+DEFAULT_POD_GRACE_SECONDS = 30
+CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+
+
+def spec_part(obj: dict[str, Any]) -> dict[str, Any]:
+    """Everything generation watches: the object minus metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+@dataclass
+class DeletePlan:
+    """What a DELETE does now: remove the key, or mark the object and keep it."""
+
+    remove_now: bool
+    updated: dict[str, Any] | None = None
+
+
+def prepare_create(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Reset what a client may not set on create and fill the server-owned metadata."""
+    md = meta.metadata(obj)
+    md["uid"] = meta.new_uid()
+    md["creationTimestamp"] = meta.rfc3339(meta.now())
+    md.pop("deletionTimestamp", None)
+    md.pop("deletionGracePeriodSeconds", None)
+    md.pop("selfLink", None)
+    if rt.kind not in NO_GENERATION or rt.crd:
+        md["generation"] = 1
+    else:
+        md.pop("generation", None)
+    if rt.has_status() and rt.kind not in KEEP_STATUS_ON_CREATE:
+        # The status subresource owns status; a create may not set it (kube strategy).
+        obj.pop("status", None)
+    if rt.kind == "Namespace":
+        obj["status"] = {"phase": "Active"}
+    elif rt.kind == "Pod":
+        obj["status"] = {"phase": "Pending"}
+    elif rt.kind == "Service":
+        obj["status"] = {"loadBalancer": {}}
+    elif rt.kind == "CustomResourceDefinition":
+        obj["status"] = {"conditions": [], "acceptedNames": {"kind": "", "plural": ""},
+                         "storedVersions": []}
+
+
+def prepare_update(
+    rt: ResourceType, new: dict[str, Any], old: dict[str, Any], subresource: str
+) -> dict[str, Any]:
+    """Merge what this endpoint may change into the stored object."""
+    if subresource == "status":
+        result = copy.deepcopy(old)
+        if "status" in new:
+            result["status"] = new["status"]
+        else:
+            result.pop("status", None)
+        # Status writers may also add or change labels and annotations (kubelet and
+        # controllers do), but not the rest of metadata.
+        return result
+    result = new
+    md = meta.metadata(result)
+    old_md = old.get("metadata", {})
+    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                "generation"):
+        if key in old_md:
+            md[key] = old_md[key]
+        else:
+            md.pop(key, None)
+    md.pop("selfLink", None)
+    if rt.has_status():
+        if "status" in old:
+            result["status"] = old["status"]
+        else:
+            result.pop("status", None)
+    if "generation" in old_md and spec_part(result) != spec_part(old):
+        md["generation"] = int(old_md["generation"]) + 1
+    return result
+
+
+def forbid_new_finalizers_while_deleting(new: dict[str, Any], old: dict[str, Any]) -> None:
+    if not meta.is_terminating(old):
+        return
+    before = set(old.get("metadata", {}).get("finalizers") or [])
+    after = set(new.get("metadata", {}).get("finalizers") or [])
+    added = sorted(after - before)
+    if added:
+        raise errors.invalid(
+            new.get("kind", ""),
+            meta.name_of(new),
+            [errors.Cause(
+                "metadata.finalizers",
+                f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                f"found new finalizers {added}",
+                "FieldValueForbidden",
+            )],
+        )
+
+
+def plan_delete(rt: ResourceType, obj: dict[str, Any], options: dict[str, Any]) -> DeletePlan:
+    """Finalizers and graceful pod deletion (specs/k8s-api.md §3; kube's BeforeDelete)."""
+    md = obj.get("metadata", {})
+    finalizers = md.get("finalizers") or []
+    grace = options.get("gracePeriodSeconds")
+    if rt.kind == "Pod":
+        pod_grace = _pod_grace(obj, grace)
+        if pod_grace > 0:
+            updated = copy.deepcopy(obj)
+            umd = updated["metadata"]
+            current = umd.get("deletionGracePeriodSeconds")
+            if current is None or pod_grace < int(current):
+                umd["deletionTimestamp"] = meta.rfc3339(
+                    meta.now() + timedelta(seconds=pod_grace)
+                )
+                umd["deletionGracePeriodSeconds"] = pod_grace
+            return DeletePlan(False, updated)
+        if finalizers:
+            updated = copy.deepcopy(obj)
+            umd = updated["metadata"]
+            umd.setdefault("deletionTimestamp", meta.rfc3339(meta.now()))
+            umd["deletionGracePeriodSeconds"] = 0
+            return DeletePlan(False, updated)
+        return DeletePlan(True)
+    if rt.kind == "Namespace":
+        updated = copy.deepcopy(obj)
+        updated["metadata"].setdefault("deletionTimestamp", meta.rfc3339(meta.now()))
+        updated["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+        updated.setdefault("status", {})["phase"] = "Terminating"
+        if finalizers or (updated.get("spec") or {}).get("finalizers"):
+            return DeletePlan(False, updated)
+        return DeletePlan(True)
+    if rt.kind == "CustomResourceDefinition" and not rt.crd:
+        # Custom resources go first; the CRD controller then releases this finalizer.
+        updated = copy.deepcopy(obj)
+        updated["metadata"].setdefault("deletionTimestamp", meta.rfc3339(meta.now()))
+        updated["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+        fins = updated["metadata"].setdefault("finalizers", [])
+        if CRD_CLEANUP_FINALIZER not in fins:
+            fins.append(CRD_CLEANUP_FINALIZER)
+        meta.set_condition(updated, "Terminating", "True", "InstanceDeletionPending",
+                           "CustomResourceDefinition marked for deletion")
+        return DeletePlan(False, updated)
+    if finalizers:
+        updated = copy.deepcopy(obj)
+        updated["metadata"].setdefault("deletionTimestamp", meta.rfc3339(meta.now()))
+        updated["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+        # Foreground deletion is carried out by the garbage collector, which reads the
+        # recorded policy (kube adds the foregroundDeletion finalizer the same way).
+        if options.get("propagationPolicy") == "Foreground":
+            fins = updated["metadata"].setdefault("finalizers", [])
+            if "foregroundDeletion" not in fins:
+                fins.append("foregroundDeletion")
+        return DeletePlan(False, updated)
+    if options.get("propagationPolicy") == "Foreground":
+        updated = copy.deepcopy(obj)
+        updated["metadata"]["deletionTimestamp"] = meta.rfc3339(meta.now())
+        updated["metadata"]["deletionGracePeriodSeconds"] = 0
+        updated["metadata"]["finalizers"] = ["foregroundDeletion"]
+        return DeletePlan(False, updated)
+    if options.get("propagationPolicy") == "Orphan":
+        updated = copy.deepcopy(obj)
+        updated["metadata"]["deletionTimestamp"] = meta.rfc3339(meta.now())
+        updated["metadata"]["deletionGracePeriodSeconds"] = 0
+        updated["metadata"]["finalizers"] = ["orphan"]
+        return DeletePlan(False, updated)
+    return DeletePlan(True)
+
+
+def _pod_grace(pod: dict[str, Any], requested: int | None) -> int:
+    """Grace period for a pod delete; 0 means remove at once.
+
+    A pod that never reached a node, or already finished, has nothing to stop, so it
+    goes at once whatever was asked (kube's pod strategy CheckGracefulDelete).
+    """
+    spec = pod.get("spec") or {}
+    phase = (pod.get("status") or {}).get("phase")
+    if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+        return 0
+    if requested is not None:
+        return max(0, int(requested))
+    value = spec.get("terminationGracePeriodSeconds")
+    if value is None:
+        return DEFAULT_POD_GRACE_SECONDS
+    return max(0, int(value))
+
+
+def ready_to_remove(obj: dict[str, Any]) -> bool:
+    """A terminating object with no finalizers left, whose grace period is over."""
+    md = obj.get("metadata", {})
+    if not md.get("deletionTimestamp") or md.get("finalizers"):
+        return False
+    if obj.get("kind") == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
+        return False
+    return int(md.get("deletionGracePeriodSeconds") or 0) == 0
+
+
+class ServiceIPAllocator:
+    """Hands out ClusterIPs from the service range, one bookkeeping key per address.
+
+    The key is claimed with create-if-absent, so two API servers sharing one etcd can
+    never hand out the same address.
+    """
+
+    def __init__(self, cidr: str) -> None:
+        self.network = ipaddress.ip_network(cidr)
+        self._next = 0
+
+    def key(self, ip: str) -> str:
+        return f"ranges/serviceips/{ip}"
+
+    def contains(self, ip: str) -> bool:
+        try:
+            return ipaddress.ip_address(ip) in self.network
+        except ValueError:
+            return False
+
+    def candidates(self) -> Iterator[str]:
+        """Addresses in allocation order, starting after the last one handed out.
+
+        The first address is reserved for the `kubernetes` service and the last is the
+        broadcast address, as kube does.
+        """
+        usable = self.network.num_addresses - 2
+        base = int(self.network.network_address)
+        for step in range(usable):
+            offset = 1 + (self._next + step) % usable
+            yield str(ipaddress.ip_address(base + offset))
+
+    def advance(self, ip: str) -> None:
+        self._next = int(ipaddress.ip_address(ip)) - int(self.network.network_address)
+
+    def first(self) -> str:
+        """The address of the `kubernetes` service."""
+        return str(self.network.network_address + 1)

@@ -1,0 +1,97 @@
+"""Typed configuration of the embedded API server (ARCHITECTURE.md rule 7 and 8).
+
+Every path hangs off `root`; every timing is a field with the Kubernetes default so
+tests can shorten it. A bad value is refused at load with the field's name and why.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the field and the fix."""
+
+
+class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    backend: Literal["sqlite", "etcd"] = "sqlite"
+    # sqlite: relative to the root unless absolute.
+    sqlite_path: str = "var/lib/kubeedge/apiserver/state.db"
+    etcd_servers: list[str] = msgspec.field(default_factory=list)
+    # Key prefix inside etcd, so several clusters can share one etcd.
+    etcd_prefix: str = "/registry"
+    # kine's compaction defaults (specs/k8s-api.md §8): every 5 min, keep 1000 revisions.
+    compaction_interval_seconds: float = 300.0
+    compaction_retain_revisions: int = 1000
+
+
+class APIServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    root: str = "/"
+    bind_address: str = "0.0.0.0"
+    advertise_address: str = "127.0.0.1"
+    port: int = 6443
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    # Kubernetes' default service range.
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    # PKI and credentials, relative to the root.
+    pki_dir: str = "etc/kubeedge/pki"
+    token_auth_file: str = "etc/kubeedge/pki/tokens.csv"
+    # Watches without timeoutSeconds end after a random time in [min, 2*min), as
+    # kube-apiserver's --min-request-timeout (1800 s) does.
+    min_request_timeout_seconds: float = 1800.0
+    bookmark_interval_seconds: float = 60.0
+    # kube-apiserver's --max-request-body-bytes default is 3 MiB plus overhead.
+    max_request_body_bytes: int = 3 * 1024 * 1024
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def path(self, relative: str) -> Path:
+        """A path under the root (absolute paths are taken as they are)."""
+        if os.path.isabs(relative):
+            return Path(relative)
+        return Path(self.root) / relative
+
+    def validate(self) -> APIServerConfig:
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"port: {self.port} is not a TCP port (1-65535)")
+        try:
+            net = ipaddress.ip_network(self.service_cluster_ip_range, strict=True)
+        except ValueError as exc:
+            raise ConfigError(f"service_cluster_ip_range: {exc}") from None
+        if net.num_addresses < 8:
+            raise ConfigError("service_cluster_ip_range: the range needs at least 8 addresses")
+        try:
+            ipaddress.ip_address(self.advertise_address)
+        except ValueError:
+            raise ConfigError(
+                f"advertise_address: {self.advertise_address!r} is not an IP address"
+            ) from None
+        if self.storage.backend == "etcd" and not self.storage.etcd_servers:
+            raise ConfigError("storage.etcd_servers: required when storage.backend is etcd")
+        if self.storage.compaction_retain_revisions < 1:
+            raise ConfigError("storage.compaction_retain_revisions: must be at least 1")
+        for name in ("min_request_timeout_seconds", "bookmark_interval_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}: must be greater than zero")
+        return self
+
+
+def load_apiserver_config(path: str | Path) -> APIServerConfig:
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        config = msgspec.convert(raw, APIServerConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return config.validate()
+
+
+def dump_config(config: APIServerConfig) -> str:
+    return yaml.safe_dump(msgspec.to_builtins(config), sort_keys=False)
