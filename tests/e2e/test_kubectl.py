@@ -29,7 +29,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
 @pytest.fixture
 def ns(cloud: Cloud) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
-    cloud.kubectl("create", "namespace", name, "--validate=false", "-o", "name")
+    # `kubectl create namespace` sends protobuf, which is a later issue's; apply is JSON.
+    cloud.kubectl("apply", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
     return name
 
 
@@ -264,9 +266,16 @@ def test_bad_token_is_unauthorized(cloud: Cloud) -> None:
 def test_view_user_cannot_read_secrets_or_create_pods(cloud: Cloud, ns: str) -> None:
     token = uuid.uuid4().hex
     kubeconfig = cloud.user_kubeconfig("viewer", token=token)
-    cloud.kubectl("create", "rolebinding", "viewer-view", "-n", ns, "--clusterrole=view",
-                  "--user=viewer")
-    cloud.kubectl("create", "secret", "generic", "s", "-n", ns, "--from-literal=a=b")
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "viewer-view"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                           "name": "view"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                             "name": "viewer"}]}
+    cloud.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(binding))
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+              "stringData": {"a": "b"}}
+    cloud.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(secret))
     cloud.kubectl("get", "configmaps", "-n", ns, kubeconfig=kubeconfig)
     proc = cloud.kubectl("get", "secrets", "-n", ns, kubeconfig=kubeconfig, check=False)
     assert proc.returncode != 0 and "Forbidden" in proc.stderr

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from kubeedge.client import kubeconfig
-from tests.fixtures.cluster import Cloud, free_port, keadm, start_cloud, wait_until
+from tests.fixtures.cluster import Cloud, eventually, free_port, keadm, start_cloud
 
 
 def _session(cloud: Cloud) -> aiohttp.ClientSession:
@@ -57,7 +57,7 @@ async def test_kill_9_during_concurrent_creates_loses_no_acknowledged_object(clo
                         data["metadata"]["resourceVersion"])
                     if len(acknowledged) == total // 3:
                         os.kill(pid, signal.SIGKILL)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, aiohttp.ClientError, ConnectionError):
             pass  # unacknowledged: the server died under it
 
     async with _session(cloud) as session:
@@ -66,9 +66,10 @@ async def test_kill_9_during_concurrent_creates_loses_no_acknowledged_object(clo
     highest = max(acknowledged.values())
 
     _restart(cloud)
-    async with _session(cloud) as session:
-        async with session.get("/api/v1/namespaces/default/configmaps") as resp:
-            listing = await resp.json()
+    async with _session(cloud) as session, session.get(
+        "/api/v1/namespaces/default/configmaps"
+    ) as resp:
+        listing = await resp.json()
     stored = {item["metadata"]["name"]: item for item in listing["items"]}
     missing = sorted(set(acknowledged) - set(stored))
     assert not missing, f"acknowledged but lost: {missing[:10]}"
@@ -77,11 +78,10 @@ async def test_kill_9_during_concurrent_creates_loses_no_acknowledged_object(clo
         assert stored[name]["data"]["i"] == name.removeprefix("cm-")
     assert int(listing["metadata"]["resourceVersion"]) >= highest
     # The revision never goes back: the next write lands above everything acknowledged.
-    async with _session(cloud) as session:
-        async with session.post("/api/v1/namespaces/default/configmaps",
-                                json={"metadata": {"name": "after"}}) as resp:
-            assert resp.status == 201
-            assert int((await resp.json())["metadata"]["resourceVersion"]) > highest
+    async with _session(cloud) as session, session.post("/api/v1/namespaces/default/configmaps",
+                            json={"metadata": {"name": "after"}}) as resp:
+        assert resp.status == 201
+        assert int((await resp.json())["metadata"]["resourceVersion"]) > highest
 
 
 async def _watch_lines(session: aiohttp.ClientSession, rv: str, stop_after: int,
@@ -146,19 +146,11 @@ async def test_watch_from_a_compacted_revision_is_410(tmp_path: Path) -> None:
         )
         cloud_pid_file = cloud.root / "var/run/kubeedge/apiserver.pid"
         cloud_pid_file.write_text(str(proc.pid))
+        from kubeedge.cloud import setup
+
+        config = setup.config_for(str(cloud.root), port=cloud.port, bind_address="127.0.0.1")
+        await asyncio.to_thread(setup.wait_ready, config, proc.pid)
         async with _session(cloud) as session:
-
-            async def ready() -> bool:
-                try:
-                    async with session.get("/readyz") as resp:
-                        return resp.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            for _ in range(400):
-                if await ready():
-                    break
-                await asyncio.sleep(0.05)
             for i in range(20):
                 async with session.post("/api/v1/namespaces/default/configmaps",
                                         json={"metadata": {"name": f"c{i}"}}) as resp:
@@ -168,12 +160,7 @@ async def test_watch_from_a_compacted_revision_is_410(tmp_path: Path) -> None:
                 events = await _watch_lines(session, "2", stop_after=1, timeout=1)
                 return events if events and events[0]["type"] == "ERROR" else []
 
-            for _ in range(200):
-                events = await expired()
-                if events:
-                    break
-                await asyncio.sleep(0.05)
-            assert events, "watch from an old revision never answered 410"
+            events = await eventually(expired, what="a watch from revision 2 to answer 410")
             status = events[0]["object"]
             assert status["code"] == 410 and status["reason"] == "Expired"
         proc.terminate()
@@ -187,8 +174,8 @@ def test_two_control_planes_run_side_by_side(tmp_path: Path) -> None:
     second = start_cloud(tmp_path / "b", port=free_port())
     try:
         first.kubectl("create", "configmap", "only-in-a")
+        assert first.kubectl("get", "configmap", "only-in-a", check=False).returncode == 0
         assert second.kubectl("get", "configmap", "only-in-a", check=False).returncode == 1
-        wait_until(lambda: first.kubectl("get", "cm", "only-in-a", check=False).returncode == 0)
     finally:
         first.stop()
         second.stop()

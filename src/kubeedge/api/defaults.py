@@ -46,14 +46,21 @@ LEGACY_JOB_NAME_LABEL = "job-name"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
-def apply_defaults(group: str, version: str, kind: str, obj: Obj, *, create: bool = True) -> None:
+def apply_defaults(
+    group: str, version: str, kind: str, obj: Obj, *, create: bool | None = None
+) -> None:
     """Fill in kube's defaults for one object of `group/version, Kind=kind`, in place.
 
-    Defaulting runs on every write, as decoding does in kube; `create=False` (updates)
-    skips what only the create path does (a new pod's status, the namespace finalizer,
-    the pod's default service account). Unknown kinds, custom resources included, are
-    left alone: CRD schema defaults are the custom-resource handler's business.
+    Defaulting runs on every write, as decoding does in kube; on updates it skips what
+    only the create path does (a new pod's status, the namespace's `kubernetes`
+    finalizer, the pod's default service account). `create=None` infers the path: an
+    object still without `metadata.resourceVersion` is being created. Unknown kinds,
+    custom resources included, are left alone: CRD schema defaults are the
+    custom-resource handler's business.
     """
+    if create is None:
+        metadata = obj.get("metadata")
+        create = not (isinstance(metadata, dict) and metadata.get("resourceVersion"))
     handler = _HANDLERS.get((group, kind))
     if handler is not None:
         handler(obj, create)
@@ -325,9 +332,16 @@ def _pod_spec_defaults(spec: Obj, *, pod: bool) -> None:
             spec["enableServiceLinks"] = True
 
 
+def _embedded_meta(holder: Obj) -> None:
+    """An embedded ObjectMeta serialises its zero creationTimestamp as null in kube 1.32."""
+    meta = _sub(holder, "metadata")
+    meta.setdefault("creationTimestamp", None)
+
+
 def apply_pod_template_defaults(template: Any) -> None:
     """Defaults for a PodTemplateSpec inside a workload: no pod-only or admission bits."""
     if isinstance(template, dict):
+        _embedded_meta(template)
         _pod_spec_defaults(_sub(template, "spec"), pod=False)
 
 
@@ -607,6 +621,7 @@ def _statefulset_defaults(sts: Obj, create: bool = True) -> None:
         spec["revisionHistoryLimit"] = 10
     apply_pod_template_defaults(spec.get("template"))
     for claim in _items(spec, "volumeClaimTemplates"):
+        _embedded_meta(claim)
         _pvc_spec_defaults(_sub(claim, "spec"))
         status = _sub(claim, "status")
         if _unset(status, "phase"):
@@ -699,6 +714,7 @@ def _cronjob_defaults(cron: Obj, create: bool = True) -> None:
         spec["failedJobsHistoryLimit"] = 1
     job_template = spec.get("jobTemplate")
     if isinstance(job_template, dict):
+        _embedded_meta(job_template)
         _job_spec_defaults(_sub(job_template, "spec"))
 
 

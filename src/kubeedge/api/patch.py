@@ -703,8 +703,7 @@ def _merge_map(
         if field in patch and not isinstance(patch_value, list):
             continue  # null deletes, anything else replaces: the main loop handles both
         meta, sub = schema.field(field)
-        if patch_value is not None:
-            _check_element_order(patch_value, order, meta.merge_key)
+        _check_element_order(patch_value or [], order, meta.merge_key)
         if live_list is None and patch_value is None:
             continue
         if patch_value is None:
@@ -755,9 +754,16 @@ def _merge_map(
     return result
 
 
+def _schema(schema: StructSchema | str | None) -> StructSchema:
+    """A StructSchema, a kind name (`"Deployment"`), or None for the generic object."""
+    if isinstance(schema, StructSchema):
+        return schema
+    return STRATEGIC_MERGE_KEYS.for_kind(schema or "")
+
+
 @_json_errors_only
 def strategic_merge_patch(
-    original: Any, patch: Any, schema: StructSchema | None = None
+    original: Any, patch: Any, schema: StructSchema | str | None = None
 ) -> dict[str, Any]:
     """Kubernetes strategic merge patch (specs/k8s-api.md §4 "Strategic merge").
 
@@ -767,13 +773,14 @@ def strategic_merge_patch(
     `{"$patch": "replace"}` element replaces the list; `{"<key>": v, "$patch": "delete"}`
     removes that element), `$setElementOrder/<field>`, `$deleteFromPrimitiveList/<field>`
     and `$retainKeys`. Items new to a list without `$setElementOrder` land before the live
-    items, as in Go. `schema` defaults to the generic object (ObjectMeta + status).
+    items, as in Go. `schema` is a `StructSchema` or a kind name resolved through
+    `STRATEGIC_MERGE_KEYS`; None means the generic object (ObjectMeta + status).
     """
     if not isinstance(patch, dict):
         raise bad_request(f"a strategic merge patch must be a JSON object, got {_brief(patch)}")
-    schema = schema or STRATEGIC_MERGE_KEYS.for_kind("")
+    struct = _schema(schema)
     base = _copy(original) if isinstance(original, dict) else {}
-    result = _merge_map(base, _copy(patch), schema)
+    result = _merge_map(base, _copy(patch), struct)
     return {} if isinstance(result, _Deleted) else result
 
 
@@ -814,13 +821,14 @@ def apply_patch(
     content_type: str,
     original: Mapping[str, Any],
     body: bytes | bytearray | str | Any,
-    strategy_for_kind: StructSchema | None,
+    strategy_for_kind: StructSchema | str | None,
 ) -> dict[str, Any]:
     """Apply a PATCH request body to `original` according to its Content-Type.
 
     `body` is the raw request body or an already-decoded value. `strategy_for_kind` is
-    the kind's strategic-merge schema (`STRATEGIC_MERGE_KEYS.for_kind(kind)`), or None for
-    kinds without strategic merge (custom resources): then strategic merge is 415
+    the kind's strategic-merge schema (`STRATEGIC_MERGE_KEYS.for_kind(kind)`) or just its
+    kind name, or None for kinds without strategic merge (custom resources): then
+    strategic merge is 415
     (specs/k8s-api.md §4). `application/apply-patch+yaml` gets the spec's minimum viable
     server-side apply: a strategic merge (built-ins) or merge patch (CRs) of the body.
     """

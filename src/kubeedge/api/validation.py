@@ -385,9 +385,10 @@ def _validate_object_meta(meta: Any, name_fn: NameFn, path: str = "metadata") ->
             for m in name_fn(generate_name, True)
         )
     name = meta.get("name") or ""
-    if not name:
+    if not name and not generate_name:
+        # kube names the object from generateName before validating; so do our callers.
         errs.append(required(_child(path, "name"), "name or generateName is required"))
-    else:
+    elif name:
         errs.extend(invalid(_child(path, "name"), name, m) for m in name_fn(name, False))
     namespace = meta.get("namespace") or ""
     if namespace:
@@ -754,27 +755,23 @@ def _validate_container(container: Obj, path: str, volumes: set[str], *, init: b
 
 
 def _validate_containers(spec: Obj, path: str, volumes: set[str]) -> list[Cause]:
+    """Regular containers, then init containers, whose names may not repeat either."""
     errs: list[Cause] = []
-    containers = spec.get("containers")
     seen: set[str] = set()
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        errs.append(required(_child(path, "containers")))
+    for i, container in enumerate(containers if isinstance(containers, list) else []):
+        if isinstance(container, dict):
+            idx = _index(_child(path, "containers"), i)
+            errs.extend(_container_name(container, idx, seen))
+            errs.extend(_validate_container(container, idx, volumes, init=False))
     init_containers = spec.get("initContainers")
     for i, container in enumerate(init_containers if isinstance(init_containers, list) else []):
         if isinstance(container, dict):
-            errs.extend(_container_name(container, _index(_child(path, "initContainers"), i), seen))
-            errs.extend(
-                _validate_container(
-                    container, _index(_child(path, "initContainers"), i), volumes, init=True
-                )
-            )
-    if not isinstance(containers, list) or not containers:
-        errs.append(required(_child(path, "containers")))
-        return errs
-    for i, container in enumerate(containers):
-        if not isinstance(container, dict):
-            continue
-        idx = _index(_child(path, "containers"), i)
-        errs.extend(_container_name(container, idx, seen))
-        errs.extend(_validate_container(container, idx, volumes, init=False))
+            idx = _index(_child(path, "initContainers"), i)
+            errs.extend(_container_name(container, idx, seen))
+            errs.extend(_validate_container(container, idx, volumes, init=True))
     return errs
 
 
@@ -1215,6 +1212,12 @@ _SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 _SESSION_AFFINITIES = ("ClientIP", "None")
 
 
+def _go_int_or_string(value: int | str) -> GoValue:
+    if isinstance(value, str):
+        return GoValue(f"intstr.IntOrString{{Type:1, IntVal:0, StrVal:{_go_quote(value)}}}")
+    return GoValue(f'intstr.IntOrString{{Type:0, IntVal:{value}, StrVal:""}}')
+
+
 def _go_service_port_key(protocol: str, port: Any) -> GoValue:
     return GoValue(
         'core.ServicePort{Name:"", Protocol:' + _go_quote(protocol) + ", "
@@ -1266,13 +1269,15 @@ def _validate_service(svc: Obj, old: Obj | None) -> list[Cause]:
         elif protocol not in _PORT_PROTOCOLS:
             errs.append(not_supported(_child(idx, "protocol"), protocol, _PORT_PROTOCOLS))
         target = port.get("targetPort")
-        if isinstance(target, str) and target:
+        if isinstance(target, str):
             errs.extend(
-                invalid(_child(idx, "targetPort"), target, m) for m in _is_valid_port_name(target)
+                invalid(_child(idx, "targetPort"), _go_int_or_string(target), m)
+                for m in _is_valid_port_name(target)
             )
         elif isinstance(target, int) and not isinstance(target, bool):
             errs.extend(
-                invalid(_child(idx, "targetPort"), target, m) for m in _is_valid_port_num(target)
+                invalid(_child(idx, "targetPort"), _go_int_or_string(target), m)
+                for m in _is_valid_port_num(target)
             )
         node_port = port.get("nodePort")
         if node_port:

@@ -55,7 +55,9 @@ class StaticTokens:
         for row in csv.reader(io.StringIO(self.path.read_text())):
             if len(row) < 3 or row[0].startswith("#"):
                 continue
-            groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
+            groups = (
+                tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
+            )
             tokens[row[0].strip()] = UserInfo(row[1].strip(), groups, row[2].strip())
         self._tokens = tokens
         self._mtime = stat.st_mtime
@@ -112,7 +114,9 @@ class Authenticator:
         return ANONYMOUS
 
 
-def impersonation_request(request: web.Request) -> tuple[str, list[str], str, dict[str, list[str]]] | None:
+def impersonation_request(
+    request: web.Request,
+) -> tuple[str, list[str], str, dict[str, list[str]]] | None:
     """The Impersonate-* headers, or None when the request impersonates no one."""
     user = request.headers.get("Impersonate-User", "")
     groups = request.headers.getall("Impersonate-Group", [])

@@ -20,10 +20,11 @@ from typing import Any
 from kubeedge.api import errors, meta
 from kubeedge.api.registry import Registry, ResourceType, Subresource
 from kubeedge.apiserver.objects import ObjectStore
+from kubeedge.apiserver.strategy import CRD_CLEANUP_FINALIZER as CLEANUP_FINALIZER
 
 log = logging.getLogger(__name__)
 
-from kubeedge.apiserver.strategy import CRD_CLEANUP_FINALIZER as CLEANUP_FINALIZER
+
 CRD_GROUP = "apiextensions.k8s.io"
 
 

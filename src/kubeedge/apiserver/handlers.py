@@ -51,7 +51,7 @@ TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 def json_response(data: Any, status: int = 200, content_type: str = JSON,
                   headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        body=orjson.dumps(data), status=status, content_type=content_type.split(";")[0],
+        body=orjson.dumps(data), status=status,
         headers={"Content-Type": content_type, **(headers or {})},
     )
 

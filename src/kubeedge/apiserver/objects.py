@@ -29,6 +29,7 @@ from kubeedge.store import (
     RevisionMismatch,
     Store,
     StoreUnavailable,
+    WatchOverflow,
 )
 
 # How many keys one storage read fetches while filling a selector-filtered page.
@@ -99,7 +100,9 @@ def decode_continue(token: str) -> tuple[int, str]:
     except Exception as exc:  # any malformed token is the client's fault
         raise errors.bad_request(f"continue key is not valid: {exc}") from None
     if revision <= 0:
-        raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion")
+        raise errors.bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion"
+        )
     return revision, after
 
 
@@ -326,5 +329,9 @@ class ObjectStore:
                     yield Change("MODIFIED", obj, prev, event.revision)
         except Compacted as exc:
             raise store_errors(exc) from exc
+        except WatchOverflow:
+            # This watcher fell too far behind; ending the stream makes the client
+            # re-watch from the last resourceVersion it saw, which replays the gap.
+            return
         finally:
             await stream.aclose()  # type: ignore[attr-defined]

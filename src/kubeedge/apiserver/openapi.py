@@ -8,10 +8,18 @@ not served.
 
 from __future__ import annotations
 
-import orjson
+from typing import Any
 
 from kubeedge.api.registry import Registry
-from kubeedge.api.schema import ResourceDoc, crd_openapi_documents, openapi_v3_document
+from kubeedge.api.schema import (
+    ResourceDoc,
+    crd_openapi_documents,
+    document_json,
+    merge_documents,
+    openapi_v3_document,
+    openapi_v3_index,
+    openapi_v3_path,
+)
 from kubeedge.apiserver.crds import CRDController
 
 
@@ -23,38 +31,26 @@ class OpenAPI:
         self._docs: dict[str, bytes] = {}
 
     def _rebuild(self) -> None:
-        docs: dict[str, bytes] = {}
+        by_gv: dict[str, list[dict[str, Any]]] = {}
         for group in ["", *self.registry.groups()]:
-            for version in self.registry.versions_of(group) if group else ["v1"]:
+            for version in self.registry.versions_of(group):
                 types = [rt for rt in self.registry.in_group_version(group, version)
                          if not rt.crd]
                 if not types:
                     continue
-                path = f"apis/{group}/{version}" if group else f"api/{version}"
                 resources = [ResourceDoc(rt.plural, rt.kind, rt.namespaced,
                                          tuple(s.name for s in rt.subresources), rt.verbs)
                              for rt in types]
-                docs[path] = orjson.dumps(openapi_v3_document(group, version, resources))
-        for crd in self.crds.crds.values():
-            for group_version, doc in crd_openapi_documents(crd).items():
-                path = f"apis/{group_version}"
-                if path in docs:
-                    merged = orjson.loads(docs[path])
-                    merged["paths"].update(doc.get("paths", {}))
-                    merged["components"]["schemas"].update(
-                        doc.get("components", {}).get("schemas", {}))
-                    docs[path] = orjson.dumps(merged)
-                else:
-                    docs[path] = orjson.dumps(doc)
-        import hashlib
-
-        index = {"paths": {
-            path: {"serverRelativeURL":
-                   f"/openapi/v3/{path}?hash={hashlib.sha512(body).hexdigest()[:32].upper()}"}
-            for path, body in sorted(docs.items())
-        }}
-        docs[""] = orjson.dumps(index)
-        self._docs = docs
+                gv = f"{group}/{version}" if group else version
+                by_gv.setdefault(gv, []).append(openapi_v3_document(gv, resources))
+        crds = list(self.crds.crds.values())
+        if crds:
+            for gv, doc in crd_openapi_documents(crds).items():
+                by_gv.setdefault(gv, []).append(doc)
+        merged = {gv: docs[0] if len(docs) == 1 else merge_documents(docs)
+                  for gv, docs in by_gv.items()}
+        self._docs = {openapi_v3_path(gv): document_json(doc) for gv, doc in merged.items()}
+        self._docs[""] = document_json(openapi_v3_index(merged))
         self._generation = self.registry.generation
 
     def document(self, path: str) -> bytes | None:

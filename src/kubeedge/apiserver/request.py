@@ -126,7 +126,9 @@ def resource_version(value: str | None, what: str = "resourceVersion") -> int | 
     try:
         number = int(value)
     except ValueError:
-        raise errors.bad_request(f'invalid {what}: "{value}" is not a valid resource version') from None
+        raise errors.bad_request(
+            f'invalid {what}: "{value}" is not a valid resource version'
+        ) from None
     if number < 0:
         raise errors.bad_request(f'invalid {what}: "{value}" is not a valid resource version')
     return number

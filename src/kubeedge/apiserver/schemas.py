@@ -86,19 +86,16 @@ class ObjectSchemas:
         apply_defaults(rt.group, rt.version, rt.kind, obj)
 
     def validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        # Metadata rules apply to every kind; a custom resource adds its CRD's schema.
+        causes = validate_builtin(rt.group, rt.version, rt.kind, obj, old=old)
+        kind = rt.kind
         if rt.crd:
-            causes = self._validate_custom(rt, obj)
-        else:
-            causes = validate_builtin(rt.group, rt.version, rt.kind, obj, old=old)
+            schema = self.cr_schema(rt)
+            if schema is not None:
+                causes.extend(schema.validate(obj))
+            kind = f"{rt.kind}.{rt.group}"  # kube names custom kinds with their group
         if causes:
-            raise errors.invalid(rt.kind, meta.name_of(obj), causes, rt.group)
-
-    def _validate_custom(self, rt: ResourceType, obj: dict[str, Any]) -> list[errors.Cause]:
-        causes = validate_builtin("", "v1", "__object_meta__", obj, old=None)
-        schema = self.cr_schema(rt)
-        if schema is not None:
-            causes.extend(schema.validate(obj))
-        return causes
+            raise errors.invalid(kind, meta.name_of(obj), causes, rt.group)
 
     # -- patches ---------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from kubeedge.apiserver.openapi import OpenAPI
 from kubeedge.apiserver.request import RequestInfo, parse_path
 from kubeedge.apiserver.schemas import ObjectSchemas
 from kubeedge.apiserver.strategy import ServiceIPAllocator
-from kubeedge.apiserver.tableview import TableRenderer
+from kubeedge.apiserver.tables import TableRenderer
 from kubeedge.config.apiserver import APIServerConfig
 from kubeedge.store import Store
 from kubeedge.store.compactor import Compactor
@@ -71,7 +71,7 @@ class APIServer:
         self.allocator = ServiceIPAllocator(config.service_cluster_ip_range)
         self.crds = CRDController(self.objects, self.registry, self._delete_object)
         self.schemas = ObjectSchemas(self.registry, self.crds)
-        self.tables = TableRenderer(self.crds)
+        self.tables = TableRenderer(self.crds.crds.get)
         self.handlers = ResourceHandlers(
             self.objects, self.registry, self.schemas, self.tables, self.allocator,
             min_request_timeout=config.min_request_timeout_seconds,

@@ -9,8 +9,8 @@ never touch HTTP and reach storage only through the `ObjectStore` they are given
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any

@@ -23,6 +23,8 @@ from kubeedge.api.jsonpath import format_cell
 
 __all__ = [
     "TableRenderer",
+    "columns_for",
+    "crd_columns",
     "crd_table",
     "human_duration",
     "table_for",

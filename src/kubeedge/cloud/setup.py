@@ -128,13 +128,24 @@ def pid_alive(pid_file: Path) -> int | None:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
+    return pid if process_running(pid) else None
+
+
+def process_running(pid: int) -> bool:
+    """True while `pid` runs; a zombie (dead, not yet reaped by an init that never reaps,
+    as in many containers) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return pid
-    return pid
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    # The state letter follows the parenthesised command name, which may hold spaces.
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def port_free(address: str, port: int) -> bool:
@@ -198,15 +209,11 @@ def wait_ready(config: APIServerConfig, pid: int, timeout: float = 60.0) -> None
     deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_running(pid):
             raise SetupError(
                 f"the API server exited during start; see {layout.apiserver_log}:\n"
                 + tail(layout.apiserver_log)
-            ) from None
-        except PermissionError:
-            pass
+            )
         try:
             with urllib.request.urlopen(url, context=ctx, timeout=2) as resp:
                 if resp.status == 200:
@@ -250,14 +257,10 @@ def stop(pid_file: Path, timeout: float = 15.0) -> bool:
 
 
 def _exists(pid: int) -> bool:
-    try:
-        # Reap it if it is our child (keadm init --foreground tests), then probe.
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    # Reap it if it is our own child, then probe.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return process_running(pid)
 
 
 def reset(root: Path) -> list[str]:

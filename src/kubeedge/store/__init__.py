@@ -13,6 +13,7 @@ from kubeedge.store.contract import (
     StoreError,
     StoreUnavailable,
     WatchEvent,
+    WatchOverflow,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "WatchEvent",
+    "WatchOverflow",
 ]

@@ -76,12 +76,13 @@ class Compactor:
             except Exception:  # a bug must not end compaction for the life of the server
                 log.exception("compaction failed, retrying in %ss", self.interval_seconds)
 
-    def start(self) -> None:
-        """Start the background task on the running loop; idempotent."""
+    async def start(self) -> None:
+        """Start the background task on the running loop; idempotent.
+
+        Async like `Store.start`, so callers start every part the same way.
+        """
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="store-compactor"
-            )
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="store-compactor")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -91,7 +92,7 @@ class Compactor:
                 await task
 
     async def __aenter__(self) -> Compactor:
-        self.start()
+        await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 
@@ -76,6 +76,23 @@ class FutureRevision(StoreError):
         self.current = current
 
 
+class WatchOverflow(StoreError):
+    """A watcher fell more than its queue bound behind the writers and was ended.
+
+    Every event before `revision` was delivered; re-watch from `revision` to resume
+    (the history is replayed from the table as long as it is not compacted).
+    """
+
+    def __init__(self, prefix: str, limit: int, revision: int) -> None:
+        super().__init__(
+            f"watch on {prefix!r} fell more than {limit} events behind; "
+            f"re-watch from revision {revision}"
+        )
+        self.prefix = prefix
+        self.limit = limit
+        self.revision = revision
+
+
 class StoreUnavailable(StoreError):
     """The backend cannot be reached (etcd down, database locked past its timeout)."""
 
@@ -100,7 +117,7 @@ class RangeResult:
     count: int
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     PUT = "PUT"
     DELETE = "DELETE"
 

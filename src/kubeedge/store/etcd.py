@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ssl
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
@@ -107,8 +108,9 @@ class _EtcdWatch(AsyncIterator[WatchEvent]):
         return await self._gen.__anext__()
 
     async def aclose(self) -> None:
-        self.abort()
-        await self._gen.aclose()
+        self.abort()  # an iteration waiting in another task ends too
+        with contextlib.suppress(RuntimeError):  # that iteration is still running
+            await self._gen.aclose()
 
     def abort(self) -> None:
         """Drop the HTTP stream; the iterator then ends (used by close and aclose)."""
@@ -121,7 +123,7 @@ class _EtcdWatch(AsyncIterator[WatchEvent]):
         key = store._full(self._prefix)
         request = {
             "create_request": {
-                "key": _b64(key),
+                "key": _b64(key or b"\0"),  # etcd refuses an empty key; NUL is the first
                 "range_end": _b64(_prefix_end(key)),
                 "start_revision": self._start,
                 "prev_kv": True,  # a DELETE must carry the value it removed
@@ -404,6 +406,7 @@ class EtcdStore:
         _check_revision(revision)
         start = self._full(prefix)
         end = _prefix_end(start)
+        start = start or b"\0"  # etcd refuses an empty key; NUL is the first
         if start_after:
             # The smallest key strictly after start_after is start_after + NUL.
             start = max(start, self._full(start_after) + b"\0")

@@ -11,8 +11,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from kubeedge.store.contract import Store
-from kubeedge.store.sqlite import WatchOverflow
+from kubeedge.store.contract import Store, WatchOverflow
 
 __all__ = ["StoreKind", "WatchOverflow", "open_store"]
 
@@ -25,15 +24,20 @@ def open_store(
     path: str | os.PathLike[str] | None = None,
     endpoints: Sequence[str] = (),
     key_prefix: str = "",
+    prefix: str = "",
     **options: Any,
 ) -> Store:
     """A new, not yet started store (call `await store.start()`).
 
     `sqlite` needs `path` (the database file; `<path>.lock` sits beside it); `etcd` needs
     `endpoints` (`http://127.0.0.1:2379`) and takes an optional `key_prefix` so several
-    clusters can share one etcd. Other keyword arguments go to the backend's constructor
-    (timeouts, batch and queue bounds).
+    clusters can share one etcd (`prefix` is accepted as another name for it, as the API
+    server's `etcd_prefix` setting passes it). Other keyword arguments go to the backend's
+    constructor (timeouts, batch and queue bounds).
     """
+    if prefix and key_prefix and prefix != key_prefix:
+        raise ValueError("storage: give key_prefix or prefix, not two different values")
+    key_prefix = key_prefix or prefix
     if kind == "sqlite":
         if path is None or not str(path):
             raise ValueError("storage sqlite: path is required (the database file)")

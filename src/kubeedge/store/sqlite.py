@@ -39,31 +39,14 @@ from kubeedge.store.contract import (
     KeyValue,
     RangeResult,
     RevisionMismatch,
-    StoreError,
     StoreUnavailable,
     WatchEvent,
+    WatchOverflow,
 )
 
 __all__ = ["SqliteStore", "WatchOverflow", "WriterStats"]
 
 T = TypeVar("T")
-
-
-class WatchOverflow(StoreError):
-    """A watcher fell more than its queue bound behind the writers and was ended.
-
-    Every event before `revision` was delivered; re-watch from `revision` to resume
-    (the history is replayed from the table as long as it is not compacted).
-    """
-
-    def __init__(self, prefix: str, limit: int, revision: int) -> None:
-        super().__init__(
-            f"watch on {prefix!r} fell more than {limit} events behind; "
-            f"re-watch from revision {revision}"
-        )
-        self.prefix = prefix
-        self.limit = limit
-        self.revision = revision
 
 
 @dataclass(slots=True)
@@ -221,7 +204,9 @@ class _SqliteWatch(AsyncIterator[WatchEvent]):
 
     async def aclose(self) -> None:
         self._store._watchers.discard(self._watcher)
-        await self._gen.aclose()
+        self._watcher.close()  # an iteration waiting in another task ends too
+        with contextlib.suppress(RuntimeError):  # that iteration is still running
+            await self._gen.aclose()
 
     async def _run(self) -> AsyncGenerator[WatchEvent, None]:
         store, watcher = self._store, self._watcher

@@ -102,8 +102,10 @@ async def test_range_pages_with_limit_and_start_after(store: Store) -> None:
     exact = await store.range(P, limit=6)
     assert (len(exact.kvs), exact.more, exact.count) == (6, False, 6)
     assert (await store.range(P, start_after=P + "99")).kvs == []
-    # start_after before the prefix does not widen the range.
+    # start_after before the prefix does not widen the range, after it empties it.
     assert [kv.key for kv in (await store.range(P, start_after="/a")).kvs] == live
+    beyond = await store.range(P, start_after="/registry/pods1", limit=2)
+    assert (beyond.kvs, beyond.count, beyond.more) == ([], 0, False)
 
 
 async def test_range_and_get_at_an_older_revision(store: Store) -> None:
@@ -339,6 +341,22 @@ async def test_closing_the_store_ends_open_watches(store: Store) -> None:
         await asyncio.wait_for(waiting, DEADLINE_SECONDS)
 
 
+async def test_aclose_from_another_task_ends_a_waiting_iteration(store: Store) -> None:
+    watch = store.watch(P, start_revision=await store.current_revision() + 1)
+    await store.create(P + "a", b"1")
+    assert (await next_event(watch)).key == P + "a"
+    waiting = asyncio.ensure_future(anext(watch))
+    await store.create(P + "b", b"2")  # may or may not be seen before the close
+    await watch.aclose()  # type: ignore[attr-defined]
+    try:
+        event = await asyncio.wait_for(waiting, DEADLINE_SECONDS)
+        assert event.key == P + "b"
+    except StopAsyncIteration:
+        pass
+    with pytest.raises(StopAsyncIteration):
+        await next_event(watch)
+
+
 # ---- property: random operations against an in-memory model -----------------------
 
 
@@ -370,7 +388,9 @@ KEYS = ["a", "b", "a/x", "ab", "c"]
 GUARDS = ["none", "current", "stale"]
 OPS = st.one_of(
     st.tuples(st.just("create"), st.sampled_from(KEYS), st.binary(max_size=6)),
-    st.tuples(st.just("update"), st.sampled_from(KEYS), st.binary(max_size=6), st.sampled_from(GUARDS)),
+    st.tuples(
+        st.just("update"), st.sampled_from(KEYS), st.binary(max_size=6), st.sampled_from(GUARDS)
+    ),
     st.tuples(st.just("delete"), st.sampled_from(KEYS), st.sampled_from(GUARDS)),
     st.tuples(st.just("range"), st.integers(0, 3), st.sampled_from(["", *KEYS])),
     st.tuples(st.just("read_old"), st.integers(0, 40)),
@@ -436,7 +456,9 @@ async def test_random_operations_match_the_model(store: Store, ops: list[tuple])
             else:
                 rev, deleted = await store.delete(key, mod_revision=guard)
                 assert deleted == old
-                event = WatchEvent(EventType.DELETE, key, old.value, rev, old.create_revision, old.value)
+                event = WatchEvent(
+                    EventType.DELETE, key, old.value, rev, old.create_revision, old.value
+                )
                 model.wrote(rev, event, None)
         elif name == "range":
             limit, after = op[1], (base + op[2]) if op[2] else ""
@@ -453,7 +475,9 @@ async def test_random_operations_match_the_model(store: Store, ops: list[tuple])
                 with pytest.raises(Compacted):
                     await store.range(base, revision=rev)
             else:
-                assert (await store.range(base, revision=rev)).kvs == model.listed(base, "", snapshot)
+                assert (await store.range(base, revision=rev)).kvs == model.listed(
+                    base, "", snapshot
+                )
         elif name == "compact":
             rev = model.snapshots[op[1] % len(model.snapshots)][0]
             if rev > 0:

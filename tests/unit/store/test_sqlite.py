@@ -66,6 +66,38 @@ async def test_refused_writes_in_a_batch_do_not_spoil_the_others(db: Path) -> No
         await store.close()
 
 
+async def test_a_failed_batch_leaves_no_trace(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = await opened(db)
+    real_apply = SqliteStore._apply
+
+    def apply(conn: sqlite3.Connection, op: object, rev: int) -> object:
+        if op.key == P + "boom":  # type: ignore[attr-defined]
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_apply(conn, op, rev)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteStore, "_apply", staticmethod(apply))
+    keys = [f"{P}{i:02d}" for i in range(30)]
+    keys.insert(15, P + "boom")
+    try:
+        results = await asyncio.gather(
+            *(store.create(key, b"x") for key in keys), return_exceptions=True
+        )
+        failed = [k for k, r in zip(keys, results, strict=True) if isinstance(r, Exception)]
+        assert P + "boom" in failed
+        assert all(isinstance(r, StoreUnavailable | int) for r in results)
+        # The whole batch of the failed write rolled back: its neighbours are absent, and
+        # the revisions of what was acknowledged have no holes.
+        for key, result in zip(keys, results, strict=True):
+            kv = await store.get(key)
+            assert (kv.mod_revision if kv else None) == (None if key in failed else result)
+        acknowledged = sorted(r for r in results if isinstance(r, int))
+        assert acknowledged == list(range(1, len(acknowledged) + 1))
+        monkeypatch.setattr(SqliteStore, "_apply", staticmethod(real_apply))
+        assert await store.create(P + "next", b"x") == len(acknowledged) + 1
+    finally:
+        await store.close()
+
+
 async def test_slow_watcher_is_ended_without_blocking_writers(db: Path) -> None:
     store = await opened(db, watch_queue_limit=20)
     try:
@@ -225,3 +257,18 @@ async def test_writes_queued_before_close_are_committed(db: Path) -> None:
 def test_memory_databases_are_refused() -> None:
     with pytest.raises(ValueError, match="file path"):
         SqliteStore(":memory:")
+
+
+async def test_the_database_is_wal_with_full_fsync(db: Path) -> None:
+    store = await opened(db)
+    try:
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        # synchronous is per connection: check the one the store opens (2 = FULL).
+        conn = store._connect()
+        try:
+            assert conn.execute("PRAGMA synchronous").fetchone() == (2,)
+        finally:
+            conn.close()
+    finally:
+        await store.close()

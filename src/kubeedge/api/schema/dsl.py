@@ -110,7 +110,7 @@ REGISTRY: dict[str, Struct | Leaf] = {}
 # --- constructors ------------------------------------------------------------------
 
 
-def Str(  # noqa: N802 - DSL constructors read like types
+def Str(
     desc: str = "",
     req: bool = False,
     enum: tuple[str, ...] | list[str] = (),
@@ -119,48 +119,48 @@ def Str(  # noqa: N802 - DSL constructors read like types
     return Field("string", desc, req, fmt, tuple(enum))
 
 
-def Int(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Int(desc: str = "", req: bool = False) -> Field:
     return Field("integer", desc, req, "int32")
 
 
-def Int64(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Int64(desc: str = "", req: bool = False) -> Field:
     return Field("integer", desc, req, "int64")
 
 
-def Num(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Num(desc: str = "", req: bool = False) -> Field:
     return Field("number", desc, req, "double")
 
 
-def Bool(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Bool(desc: str = "", req: bool = False) -> Field:
     return Field("boolean", desc, req)
 
 
-def Bytes(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Bytes(desc: str = "", req: bool = False) -> Field:
     """Base64-encoded bytes (`format: byte`)."""
     return Field("string", desc, req, "byte")
 
 
-def Ref(name: str, desc: str = "", req: bool = False, strategy: str | None = None) -> Field:  # noqa: N802
+def Ref(name: str, desc: str = "", req: bool = False, strategy: str | None = None) -> Field:
     return Field("ref", desc, req, ref=name, strategy=strategy)
 
 
-def Time(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Time(desc: str = "", req: bool = False) -> Field:
     return Ref(TIME, desc, req)
 
 
-def MicroTime(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def MicroTime(desc: str = "", req: bool = False) -> Field:
     return Ref(MICRO_TIME, desc, req)
 
 
-def Qty(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Qty(desc: str = "", req: bool = False) -> Field:
     return Ref(QUANTITY, desc, req)
 
 
-def IntStr(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def IntStr(desc: str = "", req: bool = False) -> Field:
     return Ref(INT_OR_STRING, desc, req)
 
 
-def Free(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Free(desc: str = "", req: bool = False) -> Field:
     """Arbitrary JSON object whose contents are never checked."""
     return Field("free", desc, req)
 
@@ -169,7 +169,7 @@ def _item(x: Field | str) -> Field:
     return Ref(x) if isinstance(x, str) else x
 
 
-def L(  # noqa: N802
+def L(
     item: Field | str,
     desc: str = "",
     req: bool = False,
@@ -195,17 +195,17 @@ def L(  # noqa: N802
     )
 
 
-def Atomic(item: Field | str, desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Atomic(item: Field | str, desc: str = "", req: bool = False) -> Field:
     """A list replaced as a whole by patches."""
     return L(item, desc, req, ltype="atomic")
 
 
-def Set(item: Field | str, desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def Set(item: Field | str, desc: str = "", req: bool = False) -> Field:
     """A list of scalars treated as a set."""
     return L(item, desc, req, ltype="set")
 
 
-def Keyed(item: Field | str, key: str, desc: str = "", req: bool = False, **kw: Any) -> Field:  # noqa: N802
+def Keyed(item: Field | str, key: str, desc: str = "", req: bool = False, **kw: Any) -> Field:
     """The common `patchStrategy=merge`, `listType=map` list keyed by one field."""
     return L(
         item,
@@ -218,24 +218,24 @@ def Keyed(item: Field | str, key: str, desc: str = "", req: bool = False, **kw: 
     )
 
 
-def Conditions(ref: str, desc: str = "Latest observations of the object's state.") -> Field:  # noqa: N802
+def Conditions(ref: str, desc: str = "Latest observations of the object's state.") -> Field:
     """The usual `conditions` list, merged by `type`."""
     return Keyed(ref, "type", desc)
 
 
-def M(value: Field | str, desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def M(value: Field | str, desc: str = "", req: bool = False) -> Field:
     """A map from string keys to `value`."""
     return Field("map", desc, req, item=_item(value))
 
 
-def StrMap(desc: str = "", req: bool = False) -> Field:  # noqa: N802
+def StrMap(desc: str = "", req: bool = False) -> Field:
     return M(Str(), desc, req)
 
 
 # --- kinds -------------------------------------------------------------------------
 
 
-def Kind(  # noqa: N802
+def Kind(
     name: str,
     desc: str,
     gvk: tuple[str, str, str],
@@ -248,8 +248,7 @@ def Kind(  # noqa: N802
     group, version, kind = gvk
     full: dict[str, Field] = {
         "apiVersion": Str(
-            "Versioned schema of this object, e.g. "
-            f'"{(group + "/") if group else ""}{version}".'
+            f'Versioned schema of this object, e.g. "{(group + "/") if group else ""}{version}".'
         ),
         "kind": Str(f'Kind of this object: "{kind}".'),
         "metadata": Ref(OBJECT_META, "Standard object metadata.", meta_required),

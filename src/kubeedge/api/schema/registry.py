@@ -1,8 +1,9 @@
 """The built-in kinds and the lookups over their schemas (specs/k8s-api.md §2).
 
 Owns: `BUILTIN_KINDS` ((group, version, kind) -> schema name, List kinds included),
-`schema_for`, `struct`, and the patch-metadata lookup `patch_meta` the strategic-merge
-patcher can use. Importing this module loads every type definition exactly once.
+`schema_for` (alias `builtin_schema_name`), `struct`, and the patch-metadata lookup
+`patch_meta` the strategic-merge patcher can use. Importing this module loads every
+type definition exactly once.
 Never: serves HTTP or builds documents (see openapi.py).
 """
 
@@ -28,6 +29,9 @@ BUILTIN_KINDS: dict[GVK, str] = {
 def schema_for(group: str, version: str, kind: str) -> str | None:
     """Schema name of a built-in kind, or None."""
     return BUILTIN_KINDS.get((group, version, kind))
+
+
+builtin_schema_name = schema_for
 
 
 def struct(name: str) -> Struct:
@@ -63,7 +67,9 @@ def patch_meta(schema_name: str, path: tuple[str, ...]) -> Field | None:
         target = field
         while target.kind in ("list", "map") and target.item is not None:
             target = target.item
-        node = struct(target.ref) if target.kind == "ref" and target.ref and is_struct(
-            target.ref
-        ) else None
+        node = (
+            struct(target.ref)
+            if target.kind == "ref" and target.ref and is_struct(target.ref)
+            else None
+        )
     return field

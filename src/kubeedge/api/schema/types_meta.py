@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from kubeedge.api.schema.dsl import (
     FIELDS_V1,
-    META,
     INT_OR_STRING,
     LIST_META,
+    META,
     MICRO_TIME,
     NS,
     OBJECT_META,
@@ -108,8 +108,7 @@ Struct(
         "annotations": StrMap("Free-form string metadata for tools; not used for selection."),
         "creationTimestamp": Time("When the server created the object. Read-only."),
         "deletionGracePeriodSeconds": Int64(
-            "Seconds the object has left to terminate gracefully once deletion began. "
-            "Read-only."
+            "Seconds the object has left to terminate gracefully once deletion began. Read-only."
         ),
         "deletionTimestamp": Time(
             "When graceful deletion was requested; set by the server. Read-only."
