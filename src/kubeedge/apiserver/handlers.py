@@ -106,6 +106,11 @@ def check_acceptable(request: web.Request) -> None:
     )
 
 
+# Admission: (request, request info, new object, old object or None) → raises a
+# StatusError to refuse the write. Runs after defaulting, before storage.
+Admission = Callable[[web.Request, RequestInfo, dict[str, Any], dict[str, Any] | None], None]
+
+
 class ResourceHandlers:
     """The REST verbs for every resource the registry knows."""
 
@@ -120,6 +125,7 @@ class ResourceHandlers:
         min_request_timeout: float,
         bookmark_interval: float,
         on_stored: Callable[[ResourceType, dict[str, Any]], Awaitable[None]] | None = None,
+        admit: Admission | None = None,
     ) -> None:
         self.objects = objects
         self.registry = registry
@@ -130,6 +136,7 @@ class ResourceHandlers:
         self.bookmark_interval = bookmark_interval
         self._stopping = asyncio.Event()
         self.on_stored = on_stored
+        self.admit = admit
 
     def stop(self) -> None:
         """End open watches (they close cleanly, as on a server restart)."""
@@ -443,11 +450,16 @@ class ResourceHandlers:
         opts = write_options(request.query)
         body = await self._read_object(request, rt)
         warnings: list[str] = []
-        obj = await self.create_object(rt, info.namespace, body, opts, warnings)
+        obj = await self.create_object(rt, info.namespace, body, opts, warnings,
+                                       (request, info))
         return json_response(obj, status=201, headers=self._warning_headers(warnings))
 
-    async def create_object(self, rt: ResourceType, namespace: str, body: dict[str, Any],
-                            opts: WriteOptions, warnings: list[str]) -> dict[str, Any]:
+    async def create_object(
+        self, rt: ResourceType, namespace: str, body: dict[str, Any], opts: WriteOptions,
+        warnings: list[str], origin: tuple[web.Request, RequestInfo] | None = None,
+    ) -> dict[str, Any]:
+        """Create `body`; `origin` is the request it came from (None for the server's own
+        bootstrap writes, which skip admission)."""
         self._check_type(body, rt)
         md = body["metadata"]
         if rt.namespaced:
@@ -469,6 +481,8 @@ class ResourceHandlers:
         strategy.prepare_create(rt, body)
         self.schemas.default(rt, body)
         self.schemas.validate(rt, body, None)
+        if origin is not None and self.admit is not None:
+            self.admit(origin[0], origin[1], body, None)
         await self._admit_create(rt, body, opts)
         if opts.dry_run:
             return body
@@ -559,7 +573,7 @@ class ResourceHandlers:
                 raise errors.conflict(rt.plural, info.name, rt.group)
             return copy.deepcopy(body)
 
-        obj = await self._write(rt, info, mutate, opts)
+        obj = await self._write(rt, info, mutate, opts, request)
         return json_response(obj, headers=self._warning_headers(warnings))
 
     async def patch(self, request: web.Request, info: RequestInfo,
@@ -600,7 +614,8 @@ class ResourceHandlers:
                         f"the name on the URL ({info.name})"
                     )
                 body["metadata"]["name"] = info.name
-                obj = await self.create_object(rt, info.namespace, body, opts, warnings)
+                obj = await self.create_object(rt, info.namespace, body, opts, warnings,
+                                               (request, info))
                 return json_response(obj, status=201, headers=self._warning_headers(warnings))
 
         async def mutate(current: dict[str, Any]) -> dict[str, Any]:
@@ -621,7 +636,7 @@ class ResourceHandlers:
             self.schemas.check_fields(rt, result, opts.field_validation, warnings)
             return result
 
-        obj = await self._write(rt, info, mutate, opts)
+        obj = await self._write(rt, info, mutate, opts, request)
         return json_response(obj, headers=self._warning_headers(warnings))
 
     async def _write(
@@ -630,6 +645,7 @@ class ResourceHandlers:
         info: RequestInfo,
         produce: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
         opts: WriteOptions,
+        request: web.Request | None = None,
     ) -> dict[str, Any]:
         """The shared update path: produce the new object from the current one, apply the
         kind's update rules, validate, and store it guarded by the read revision."""
@@ -642,6 +658,8 @@ class ResourceHandlers:
             strategy.forbid_new_finalizers_while_deleting(new, old)
             self.schemas.default(rt, new)
             self.schemas.validate(rt, new, old)
+            if request is not None and self.admit is not None:
+                self.admit(request, info, new, old)
             if rt.kind == "Service" and not rt.crd:
                 self._keep_cluster_ip(new, old)
             if strategy.ready_to_remove(new) and not strategy.ready_to_remove(old):
@@ -826,7 +844,7 @@ class ResourceHandlers:
             _set_path(new, paths[0], replicas)
             return new
 
-        obj = await self._write(rt, status_info, produce, opts)
+        obj = await self._write(rt, status_info, produce, opts, request)
         return json_response(_scale_of(obj, paths))
 
     async def bind(self, request: web.Request, info: RequestInfo,
