@@ -23,7 +23,7 @@ system-deps:
 	@command -v kubectl >/dev/null 2>&1 || (echo "kubectl is missing: install kubectl 1.32 (apt-get install kubectl)" && exit 1)
 
 lint: deps
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 
 test: deps system-deps lint
 	$(BIN)/pytest -q

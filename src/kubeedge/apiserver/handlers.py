@@ -150,11 +150,6 @@ class ResourceHandlers:
         sub = info.subresource
         if sub and rt.subresource(sub) is None:
             raise errors.not_found(f"{rt.plural}/{sub}", info.name, rt.group)
-        if sub in ("log", "exec", "attach", "portforward"):
-            raise errors.service_unavailable(
-                f"pods/{sub} is served through the edge stream tunnel, which is not "
-                "available yet in this release"
-            )
         if rt.namespaced and not info.namespace and info.verb not in ("list", "watch"):
             raise errors.not_found(rt.plural, info.name, rt.group)
         if not rt.namespaced and info.namespace and rt.plural != "namespaces":
@@ -166,6 +161,11 @@ class ResourceHandlers:
             raise errors.method_not_allowed(
                 f"the server does not allow this method on the requested resource "
                 f"({verb} {rt.qualified}{'/' + sub if sub else ''})"
+            )
+        if sub in ("log", "exec", "attach", "portforward"):
+            raise errors.service_unavailable(
+                f"pods/{sub} is served through the edge stream tunnel, which is not "
+                "available yet in this release"
             )
         if sub == "scale":
             return await self.scale(request, info, rt)

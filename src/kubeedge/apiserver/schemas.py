@@ -13,7 +13,14 @@ from kubeedge.api import errors, meta
 from kubeedge.api.defaults import apply_defaults
 from kubeedge.api.patch import apply_patch, json_merge_patch, strategic_merge_patch
 from kubeedge.api.registry import Registry, ResourceType
-from kubeedge.api.schema import CRSchema, builtin_schema_name, prune_unknown, strict_error
+from kubeedge.api.schema import (
+    CRSchema,
+    builtin_schema_name,
+    decode_error,
+    prune_unknown,
+    strict_error,
+    type_errors,
+)
 from kubeedge.api.schema import unknown_fields as builtin_unknown_fields
 from kubeedge.api.validation import validate as validate_builtin
 from kubeedge.apiserver.crds import CRDController, version_spec
@@ -53,8 +60,10 @@ class ObjectSchemas:
 
     def check_fields(self, rt: ResourceType, obj: dict[str, Any], mode: str,
                      warnings: list[str]) -> None:
-        """Strict refuses unknown fields (400), Warn reports them, Ignore drops them
-        (specs/k8s-api.md §2)."""
+        """Values of the wrong JSON type are refused whatever the mode, as kube's decoder
+        refuses them (400). Then Strict refuses unknown fields (400), Warn reports them,
+        Ignore drops them (specs/k8s-api.md §2)."""
+        self.check_types(rt, obj)
         paths = self._unknown(rt, obj)
         if not paths:
             return
@@ -63,6 +72,18 @@ class ObjectSchemas:
         if mode == "Warn":
             warnings.extend(f'unknown field "{p}"' for p in paths)
         self._prune(rt, obj)
+
+    def check_types(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        if rt.crd:
+            # The CRD schema's validation reports wrong types as 422 causes; only the
+            # metadata must decode.
+            name = builtin_schema_name("", "v1", "Namespace")
+            problems = type_errors(name, {"metadata": obj.get("metadata")}) if name else []
+        else:
+            name = builtin_schema_name(rt.group, rt.version, rt.kind)
+            problems = type_errors(name, obj) if name else []
+        if problems:
+            raise decode_error(rt.kind, rt.version, problems[0])
 
     def _prune(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         if rt.crd:
