@@ -318,3 +318,47 @@ def test_keadm_init_refuses_a_busy_port(cloud: Cloud, tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert "already in use" in proc.stderr
+
+
+def test_imperative_creates_send_protobuf_and_land_as_asked(cloud: Cloud, ns: str) -> None:
+    n = ["-n", ns]
+    cloud.kubectl("create", "configmap", "cfg", "--from-literal=a=b", *n)
+    cloud.kubectl("create", "secret", "generic", "sec", "--from-literal=k=v", *n)
+    cloud.kubectl("create", "serviceaccount", "robot", *n)
+    cloud.kubectl("create", "deployment", "web", "--image=nginx:1.25", "--replicas=2", *n)
+    cloud.kubectl("create", "job", "once", "--image=busybox", *n)
+    cloud.kubectl("create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", *n)
+    cloud.kubectl("create", "role", "reader", "--verb=get,list", "--resource=pods", *n)
+    cloud.kubectl("create", "rolebinding", "rb", "--role=reader", "--user=someone", *n)
+    cloud.kubectl("create", "quota", "q", "--hard=pods=10", *n)
+    cloud.kubectl("create", "namespace", f"{ns}-x")
+    cloud.kubectl("create", "priorityclass", f"{ns}-pc", "--value=1000")
+    cloud.kubectl("create", "clusterrole", f"{ns}-cr", "--verb=get", "--resource=nodes")
+    cloud.kubectl("create", "clusterrolebinding", f"{ns}-crb", f"--clusterrole={ns}-cr",
+                  "--group=ops")
+
+    assert cloud.kubectl_json("get", "cm", "cfg", *n)["data"] == {"a": "b"}
+    assert cloud.kubectl_json("get", "secret", "sec", *n)["data"] == {"k": "dg=="}
+    deploy = cloud.kubectl_json("get", "deploy", "web", *n)
+    assert deploy["spec"]["replicas"] == 2
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+    job = cloud.kubectl_json("get", "job", "once", *n)
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    assert cloud.kubectl_json("get", "cronjob", "tick", *n)["spec"]["schedule"] == "*/5 * * * *"
+    role = cloud.kubectl_json("get", "role", "reader", *n)
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"],
+                              "verbs": ["get", "list"]}]
+    assert cloud.kubectl_json("get", "rolebinding", "rb", *n)["subjects"][0]["name"] == "someone"
+    assert cloud.kubectl_json("get", "quota", "q", *n)["spec"]["hard"] == {"pods": "10"}
+    assert cloud.kubectl_json("get", "ns", f"{ns}-x")["status"]["phase"] == "Active"
+    assert cloud.kubectl_json("get", "priorityclass", f"{ns}-pc")["value"] == 1000
+    crb = cloud.kubectl_json("get", "clusterrolebinding", f"{ns}-crb")
+    assert crb["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                "name": "ops"}]
+
+
+def test_auth_whoami_names_the_admin(cloud: Cloud) -> None:
+    out = cloud.kubectl("auth", "whoami", "-o", "json").stdout
+    user = json.loads(out)["status"]["userInfo"]
+    assert user["username"] == "kubernetes-admin"
+    assert "system:masters" in user["groups"]

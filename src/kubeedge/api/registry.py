@@ -101,6 +101,9 @@ def _builtin() -> list[ResourceType]:
         ResourceType("", "v1", "events", "event", "Event", True, ("ev",)),
         ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True,
                      ("sa",)),
+        # Stored and served; usage is not enforced at admission yet.
+        ResourceType("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", True,
+                     ("quota",), subresources=(_status("ResourceQuota"),)),
     ]
     apps = [
         ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",),

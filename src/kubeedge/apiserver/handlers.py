@@ -20,6 +20,7 @@ import yaml
 from aiohttp import web
 
 from kubeedge.api import errors, meta
+from kubeedge.api.protobuf import decode_request
 from kubeedge.api.registry import Registry, ResourceType
 from kubeedge.apiserver import strategy
 from kubeedge.apiserver.objects import Change, ObjectStore
@@ -60,12 +61,11 @@ def media_type(request: web.Request) -> str:
     return (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
 
 
-def decode_body(raw: bytes, content_type: str) -> Any:
+def decode_body(raw: bytes, content_type: str, expected_kind: str | None = None) -> Any:
     """JSON or YAML request bodies; anything unreadable is a 400 (never a 500)."""
     if content_type == PROTOBUF:
-        raise errors.unsupported_media_type(
-            content_type, [JSON, "application/yaml"]
-        )
+        # kubectl's typed clients send protobuf (specs/k8s-api.md §0.3); replies are JSON.
+        return decode_request(raw, expected_kind)
     if not raw.strip():
         raise errors.bad_request("the request body is empty: send a JSON or YAML object")
     try:
@@ -399,8 +399,9 @@ class ResourceHandlers:
 
     # -- writes ---------------------------------------------------------------------
 
-    async def _read_object(self, request: web.Request, rt: ResourceType) -> dict[str, Any]:
-        body = decode_body(await request.read(), media_type(request))
+    async def _read_object(self, request: web.Request, rt: ResourceType,
+                           kind: str = "") -> dict[str, Any]:
+        body = decode_body(await request.read(), media_type(request), kind or rt.kind)
         if not isinstance(body, dict):
             raise errors.bad_request(
                 f"the request body must be a {rt.kind} object, not {type(body).__name__}"
@@ -850,7 +851,7 @@ class ResourceHandlers:
     async def bind(self, request: web.Request, info: RequestInfo,
                    rt: ResourceType) -> web.StreamResponse:
         """pods/binding: set spec.nodeName once (the scheduler's write)."""
-        body = await self._read_object(request, rt)
+        body = await self._read_object(request, rt, "Binding")
         target = body.get("target") or {}
         node = target.get("name") if isinstance(target, dict) else None
         pod_name = info.name or meta.name_of(body)
@@ -890,7 +891,7 @@ class ResourceHandlers:
     async def evict(self, request: web.Request, info: RequestInfo,
                     rt: ResourceType) -> web.StreamResponse:
         """pods/eviction: delete unless a PodDisruptionBudget forbids it (429)."""
-        body = await self._read_object(request, rt)
+        body = await self._read_object(request, rt, "Eviction")
         pod = await self.objects.get(rt, info.namespace, info.name)
         pdb_type = self.registry.lookup("policy", "v1", "poddisruptionbudgets")
         assert pdb_type is not None

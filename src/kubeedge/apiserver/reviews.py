@@ -63,7 +63,7 @@ async def serve(server: APIServer, request: web.Request, info: RequestInfo,
             f"the server does not allow this method on the requested resource "
             f"({info.verb} {rt.qualified})"
         )
-    body = decode_body(await request.read(), media_type(request))
+    body = decode_body(await request.read(), media_type(request), rt.kind)
     if not isinstance(body, dict):
         raise errors.bad_request(f"the request body must be a {rt.kind} object")
     spec = body.get("spec") or {}

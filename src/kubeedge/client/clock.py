@@ -100,6 +100,7 @@ class FakeClock:
     async def wait_for_sleepers(self, count: int = 1, timeout: float = 5.0) -> None:
         """Yield to the loop until at least `count` tasks sleep (bounded by a real deadline,
         so a broken test fails instead of hanging)."""
+
         async def parked() -> None:
             while self.sleepers < count:
                 await asyncio.sleep(0)

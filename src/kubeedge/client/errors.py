@@ -15,10 +15,20 @@ __all__ = ["APIConnectionError", "APIError"]
 # kube-apiserver's reasons for codes that come without a Status body
 # (apimachinery's `reasonForCode`).
 _REASONS = {
-    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-    405: "MethodNotAllowed", 406: "NotAcceptable", 409: "Conflict", 410: "Expired",
-    413: "RequestEntityTooLarge", 415: "UnsupportedMediaType", 422: "Invalid",
-    429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    410: "Expired",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
     504: "Timeout",
 }
 
@@ -26,8 +36,14 @@ _REASONS = {
 class APIError(Exception):
     """The API server refused or failed a request; carries its `Status`."""
 
-    def __init__(self, status: dict[str, Any], *, method: str = "", path: str = "",
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: dict[str, Any],
+        *,
+        method: str = "",
+        path: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.status = status
         self.code = int(status.get("code") or 0)
         self.reason = str(status.get("reason") or _REASONS.get(self.code, "Unknown"))
@@ -39,16 +55,27 @@ class APIError(Exception):
         super().__init__(self.message)
 
     @classmethod
-    def from_response(cls, code: int, body: Any, *, method: str = "", path: str = "",
-                      headers: dict[str, str] | None = None) -> APIError:
+    def from_response(
+        cls,
+        code: int,
+        body: Any,
+        *,
+        method: str = "",
+        path: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> APIError:
         if isinstance(body, dict) and body.get("kind") == "Status":
             status = dict(body)
             status.setdefault("code", code)
         else:
             text = body if isinstance(body, str) else ""
             status = {
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "code": code, "reason": _REASONS.get(code, "Unknown"),
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "code": code,
+                "reason": _REASONS.get(code, "Unknown"),
                 "message": text.strip()[:500] or f"the server responded with HTTP {code}",
             }
         return cls(status, method=method, path=path, headers=headers)
@@ -128,5 +155,6 @@ class APIConnectionError(ConnectionError):
         self.method = method
         self.path = path
         self.cause = cause
-        super().__init__(f"{method} {server}{path}: cannot reach the API server: "
-                         f"{type(cause).__name__}: {cause}")
+        super().__init__(
+            f"{method} {server}{path}: cannot reach the API server: {type(cause).__name__}: {cause}"
+        )

@@ -79,8 +79,9 @@ class Backoff:
     _current: float = field(default=0.0, init=False, repr=False)
 
     def next(self) -> float:
-        self._current = self.initial if self._current <= 0 else min(
-            self._current * self.factor, self.maximum)
+        self._current = (
+            self.initial if self._current <= 0 else min(self._current * self.factor, self.maximum)
+        )
         delay = self._current
         if self.jitter > 0:
             delay += delay * self.jitter * self.rng.random()

@@ -71,7 +71,8 @@ class ResourceRef:
         """
         group, version = split_api_version(api_version)
         known = _BY_NAME.get((group, version, resource)) or _BY_NAME.get(
-            (group, version, resource.lower()))
+            (group, version, resource.lower())
+        )
         if known is not None:
             if namespaced is not None and namespaced != known.namespaced:
                 raise ValueError(
@@ -126,12 +127,10 @@ def _table() -> list[ResourceRef]:
         ("rbac.authorization.k8s.io/v1", "rolebindings", True, "RoleBinding"),
         ("rbac.authorization.k8s.io/v1", "clusterroles", False, "ClusterRole"),
         ("rbac.authorization.k8s.io/v1", "clusterrolebindings", False, "ClusterRoleBinding"),
-        ("apiextensions.k8s.io/v1", "customresourcedefinitions", False,
-         "CustomResourceDefinition"),
+        ("apiextensions.k8s.io/v1", "customresourcedefinitions", False, "CustomResourceDefinition"),
         ("scheduling.k8s.io/v1", "priorityclasses", False, "PriorityClass"),
     ]
-    return [ResourceRef(*split_api_version(av), plural, ns, kind)
-            for av, plural, ns, kind in rows]
+    return [ResourceRef(*split_api_version(av), plural, ns, kind) for av, plural, ns, kind in rows]
 
 
 BUILTIN: tuple[ResourceRef, ...] = tuple(_table())
