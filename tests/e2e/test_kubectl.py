@@ -134,6 +134,18 @@ def test_watch_sees_a_label_change(cloud: Cloud, ns: str) -> None:
     watcher.kill()
 
 
+def test_watch_in_table_form_prints_rows(cloud: Cloud, ns: str) -> None:
+    cloud.kubectl("apply", "-n", ns, "-f", "-", input=POD)
+    watcher = cloud.popen_kubectl("get", "pods", "-n", ns, "-w")
+    assert watcher.stdout is not None
+    assert watcher.stdout.readline().split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert watcher.stdout.readline().split()[:3] == ["web", "0/1", "Pending"]
+    cloud.kubectl("delete", "pod", "web", "-n", ns)
+    # kubectl prints the deletion as one more row for the pod.
+    assert watcher.stdout.readline().split()[0] == "web"
+    watcher.kill()
+
+
 def test_wait_for_condition_set_after_wait_started(cloud: Cloud, ns: str) -> None:
     cloud.kubectl("apply", "-n", ns, "-f", "-", input=POD)
     waiter = cloud.popen_kubectl("wait", "pod/web", "-n", ns, "--for=condition=Ready",
