@@ -8,22 +8,12 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.fixtures.cluster import Cloud, start_cloud
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    c = start_cloud(tmp_path_factory.mktemp("cloud"))
-    try:
-        yield c
-    finally:
-        c.stop()
+from tests.fixtures.cluster import Cloud
 
 
 @pytest.fixture

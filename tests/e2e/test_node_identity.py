@@ -4,22 +4,12 @@ NodeRestriction, pod binding and graceful pod deletion confirmed by the node."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from tests.fixtures.cluster import Cloud, start_cloud
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    c = start_cloud(tmp_path_factory.mktemp("nodes"))
-    try:
-        yield c
-    finally:
-        c.stop()
+from tests.fixtures.cluster import Cloud
 
 
 def _core(kubeconfig: str) -> client.CoreV1Api:

@@ -9,20 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 import yaml
 
-from kubeedge.client import kubeconfig
 from tests.fixtures.cluster import Cloud, eventually, free_port, keadm, start_cloud
-
-
-def _session(cloud: Cloud) -> aiohttp.ClientSession:
-    access = kubeconfig.load(cloud.kubeconfig)
-    connector = aiohttp.TCPConnector(ssl=access.ssl_context(), limit=64)
-    return aiohttp.ClientSession(base_url=cloud.server, connector=connector)
 
 
 def _pid(cloud: Cloud) -> int:
@@ -35,7 +29,8 @@ def _restart(cloud: Cloud) -> None:
 
 
 @pytest.fixture
-def cloud(tmp_path: Path):
+def cloud(tmp_path: Path) -> Iterator[Cloud]:
+    """A control plane of this test's own: these tests kill it."""
     c = start_cloud(tmp_path)
     yield c
     c.stop()
@@ -60,13 +55,13 @@ async def test_kill_9_during_concurrent_creates_loses_no_acknowledged_object(clo
         except (TimeoutError, aiohttp.ClientError, ConnectionError):
             pass  # unacknowledged: the server died under it
 
-    async with _session(cloud) as session:
+    async with cloud.session() as session:
         await asyncio.gather(*(create(session, i) for i in range(total)))
     assert total // 3 <= len(acknowledged) < total
     highest = max(acknowledged.values())
 
     _restart(cloud)
-    async with _session(cloud) as session, session.get(
+    async with cloud.session() as session, session.get(
         "/api/v1/namespaces/default/configmaps"
     ) as resp:
         listing = await resp.json()
@@ -78,7 +73,7 @@ async def test_kill_9_during_concurrent_creates_loses_no_acknowledged_object(clo
         assert stored[name]["data"]["i"] == name.removeprefix("cm-")
     assert int(listing["metadata"]["resourceVersion"]) >= highest
     # The revision never goes back: the next write lands above everything acknowledged.
-    async with _session(cloud) as session, session.post("/api/v1/namespaces/default/configmaps",
+    async with cloud.session() as session, session.post("/api/v1/namespaces/default/configmaps",
                             json={"metadata": {"name": "after"}}) as resp:
         assert resp.status == 201
         assert int((await resp.json())["metadata"]["resourceVersion"]) > highest
@@ -102,7 +97,7 @@ async def _watch_lines(session: aiohttp.ClientSession, rv: str, stop_after: int,
 
 
 async def test_watch_resumed_after_restart_gets_each_later_event_once(cloud: Cloud) -> None:
-    async with _session(cloud) as session:
+    async with cloud.session() as session:
         async with session.get("/api/v1/namespaces/default/configmaps") as resp:
             start_rv = (await resp.json())["metadata"]["resourceVersion"]
         for i in range(3):
@@ -115,7 +110,7 @@ async def test_watch_resumed_after_restart_gets_each_later_event_once(cloud: Clo
 
     os.kill(_pid(cloud), signal.SIGKILL)
     _restart(cloud)
-    async with _session(cloud) as session:
+    async with cloud.session() as session:
         for i in range(3):
             async with session.post("/api/v1/namespaces/default/configmaps",
                                     json={"metadata": {"name": f"after-{i}"}}) as resp:
@@ -150,7 +145,7 @@ async def test_watch_from_a_compacted_revision_is_410(tmp_path: Path) -> None:
 
         config = setup.config_for(str(cloud.root), port=cloud.port, bind_address="127.0.0.1")
         await asyncio.to_thread(setup.wait_ready, config, proc.pid)
-        async with _session(cloud) as session:
+        async with cloud.session() as session:
             for i in range(20):
                 async with session.post("/api/v1/namespaces/default/configmaps",
                                         json={"metadata": {"name": f"c{i}"}}) as resp:

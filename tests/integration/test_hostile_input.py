@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubeedge.client import kubeconfig
-from tests.fixtures.cluster import Cloud, start_cloud
+from tests.fixtures.cluster import Cloud
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False)
@@ -37,27 +36,14 @@ PATHS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    c = start_cloud(tmp_path_factory.mktemp("hostile"))
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
 class Client:
     """A synchronous face over one aiohttp session, for hypothesis' sync tests."""
 
     def __init__(self, cloud: Cloud) -> None:
         self.loop = asyncio.new_event_loop()
-        access = kubeconfig.load(cloud.kubeconfig)
 
         async def make() -> aiohttp.ClientSession:
-            return aiohttp.ClientSession(
-                base_url=cloud.server, connector=aiohttp.TCPConnector(ssl=access.ssl_context()),
-                timeout=aiohttp.ClientTimeout(total=20),
-            )
+            return cloud.session(timeout=20)
 
         self.session = self.loop.run_until_complete(make())
 

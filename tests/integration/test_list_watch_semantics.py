@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from kubeedge.client import kubeconfig
-from tests.fixtures.cluster import Cloud, start_cloud
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    c = start_cloud(tmp_path_factory.mktemp("lw"))
-    try:
-        yield c
-    finally:
-        c.stop()
+from tests.fixtures.cluster import Cloud
 
 
 @pytest.fixture
 async def api(cloud: Cloud) -> AsyncIterator[aiohttp.ClientSession]:
-    access = kubeconfig.load(cloud.kubeconfig)
-    async with aiohttp.ClientSession(
-        base_url=cloud.server, connector=aiohttp.TCPConnector(ssl=access.ssl_context()),
-        timeout=aiohttp.ClientTimeout(total=30),
-    ) as session:
+    async with cloud.session() as session:
         yield session
 
 

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
-from tests.fixtures.cluster import Cloud, start_cloud
+from tests.fixtures.cluster import Cloud
 
 NAMESPACES = Resource.of("v1", "namespaces")
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    c = start_cloud(tmp_path_factory.mktemp("cloud"))
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture
