@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 deps: $(STAMP)
 
-# Real parts the tests drive: etcd (Debian's etcd-server) and kubectl.
+# Real parts the tests drive: etcd (Debian's etcd-server), kubectl, and Debian's
+# python3.11 (the non-root test runs keadm as an ordinary user with it).
+APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 system-deps:
-	@command -v etcd >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null)
+	@command -v etcd >/dev/null 2>&1 || ($(APT_INSTALL) etcd-server >/dev/null)
+	@test -x /usr/bin/python3.11 || ($(APT_INSTALL) python3.11 >/dev/null)
 	@command -v kubectl >/dev/null 2>&1 || (echo "kubectl is missing: install kubectl 1.32 (apt-get install kubectl)" && exit 1)
 
 lint: deps
