@@ -7,14 +7,11 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 
 from tests.fixtures.cluster import Cloud, eventually, free_port, keadm, start_cloud
 
@@ -126,42 +123,22 @@ async def test_watch_resumed_after_restart_gets_each_later_event_once(cloud: Clo
     assert revisions == sorted(revisions) and len(set(revisions)) == len(revisions)
 
 
-async def test_watch_from_a_compacted_revision_is_410(tmp_path: Path) -> None:
-    cloud = start_cloud(tmp_path)
-    try:
-        config_path = cloud.root / "etc/kubeedge/config/apiserver.yaml"
-        config = yaml.safe_load(config_path.read_text())
-        config["storage"]["compaction_interval_seconds"] = 0.2
-        config["storage"]["compaction_retain_revisions"] = 5
-        config_path.write_text(yaml.safe_dump(config))
-        os.kill(_pid(cloud), signal.SIGKILL)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kubeedge.cli.apiserver", "--config", str(config_path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        cloud_pid_file = cloud.root / "var/run/kubeedge/apiserver.pid"
-        cloud_pid_file.write_text(str(proc.pid))
-        from kubeedge.cloud import setup
+async def test_watch_from_a_compacted_revision_is_410(cloud: Cloud) -> None:
+    cloud.restart_with(storage__compaction_interval_seconds=0.2,
+                       storage__compaction_retain_revisions=5)
+    async with cloud.session() as session:
+        for i in range(20):
+            async with session.post("/api/v1/namespaces/default/configmaps",
+                                    json={"metadata": {"name": f"c{i}"}}) as resp:
+                assert resp.status == 201
 
-        config = setup.config_for(str(cloud.root), port=cloud.port, bind_address="127.0.0.1")
-        await asyncio.to_thread(setup.wait_ready, config, proc.pid)
-        async with cloud.session() as session:
-            for i in range(20):
-                async with session.post("/api/v1/namespaces/default/configmaps",
-                                        json={"metadata": {"name": f"c{i}"}}) as resp:
-                    assert resp.status == 201
+        async def expired() -> list[dict]:
+            events = await _watch_lines(session, "2", stop_after=1, timeout=1)
+            return events if events and events[0]["type"] == "ERROR" else []
 
-            async def expired() -> list[dict]:
-                events = await _watch_lines(session, "2", stop_after=1, timeout=1)
-                return events if events and events[0]["type"] == "ERROR" else []
-
-            events = await eventually(expired, what="a watch from revision 2 to answer 410")
-            status = events[0]["object"]
-            assert status["code"] == 410 and status["reason"] == "Expired"
-        proc.terminate()
-        proc.wait(timeout=20)
-    finally:
-        cloud.stop()
+        events = await eventually(expired, what="a watch from revision 2 to answer 410")
+        status = events[0]["object"]
+        assert status["code"] == 410 and status["reason"] == "Expired"
 
 
 def test_two_control_planes_run_side_by_side(tmp_path: Path) -> None:

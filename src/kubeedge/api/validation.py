@@ -1446,13 +1446,32 @@ def _validate_binding(binding: Obj, old: Obj | None) -> list[Cause]:
 
 
 def _validate_crd(crd: Obj, old: Obj | None) -> list[Cause]:
+    from kubeedge.api.schema import validate_crd
+
+    errs = validate_crd(crd)
     spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
-    name = (crd.get("metadata") or {}).get("name") or ""
-    expected = f"{names.get('plural', '')}.{spec.get('group', '')}"
-    if name and name != expected:
-        return [invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group')]
-    return []
+    group = str(spec.get("group") or "")
+    annotations = (crd.get("metadata") or {}).get("annotations") or {}
+    # Groups under k8s.io and kubernetes.io belong to Kubernetes' own APIs; kube asks
+    # for an approval annotation before a CRD may use one (and our built-in kinds live
+    # there, so a CRD must never shadow them).
+    protected = group in ("k8s.io", "kubernetes.io") or group.endswith(
+        (".k8s.io", ".kubernetes.io"))
+    if protected and not annotations.get("api-approved.kubernetes.io"):
+        errs.append(invalid(
+            "metadata.annotations[api-approved.kubernetes.io]", "",
+            'protected groups must have approval annotation "api-approved.kubernetes.io", '
+            "see https://github.com/kubernetes/enhancements/pull/1111"))
+    if old is not None:
+        old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+        for field in ("scope", "group"):
+            if spec.get(field) != old_spec.get(field):
+                errs.append(invalid(f"spec.{field}", spec.get(field), "field is immutable"))
+        old_names = old_spec.get("names") if isinstance(old_spec.get("names"), dict) else {}
+        names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+        if names.get("plural") != old_names.get("plural"):
+            errs.append(invalid("spec.names.plural", names.get("plural"), "field is immutable"))
+    return errs
 
 
 Validator = Callable[[Obj, Obj | None], list[Cause]]

@@ -67,7 +67,9 @@ class ResourceCache:
                     else:
                         self.items[key] = change.obj
                     await self._advance(change.revision)
-                return
+                # The stream ended (a slow-watcher overflow, a store restart): pick up
+                # from the last revision seen; storage replays anything missed.
+                continue
             except asyncio.CancelledError:
                 raise
             except errors.StatusError as exc:

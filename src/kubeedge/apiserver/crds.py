@@ -61,6 +61,21 @@ def served_types(crd: dict[str, Any]) -> list[ResourceType]:
     return _version_priority(types)
 
 
+def storage_type(crd: dict[str, Any]) -> ResourceType:
+    """A type addressing the CRD's stored objects whether or not any version is served
+    (every version shares one storage key)."""
+    spec = crd.get("spec") or {}
+    versions = spec.get("versions") or [{}]
+    storage = next((v for v in versions if v.get("storage")), versions[0])
+    names = spec.get("names") or {}
+    return ResourceType(
+        group=spec.get("group", ""), version=storage.get("name", "v1"),
+        plural=names.get("plural", ""), singular=names.get("singular", ""),
+        kind=names.get("kind", ""), namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+        strategic_merge=False, crd=meta.name_of(crd),
+    )
+
+
 def _version_priority(types: list[ResourceType]) -> list[ResourceType]:
     """Kube's version priority: GA > beta > alpha, higher numbers first, others last."""
     import re
@@ -133,7 +148,7 @@ class CRDController:
                         self._forget(meta.name_of(change.obj))
                     else:
                         await self.observe(change.obj)
-                return
+                continue  # the stream ended early: resume from the last revision seen
             except errors.StatusError as exc:
                 if exc.code != 410:
                     raise
@@ -226,49 +241,50 @@ class CRDController:
                 raise
 
     async def _cleanup(self, name: str) -> None:
-        """Delete every custom resource of a terminating CRD, then release the CRD."""
+        """Delete every custom resource of a terminating CRD, then release the CRD.
+
+        Objects are found by the CRD's storage key, so versions that are no longer
+        served are cleaned up too. Custom resources with finalizers of their own keep
+        the CRD until those are removed, as in kube.
+        """
         while True:
             crd = await self.objects.find(self._crd_type, "", name)  # type: ignore[arg-type]
             if crd is None:
                 self._forget(name)
                 return
-            types = served_types(crd) or [
-                rt for rt in self.registry.all() if rt.crd == name
-            ]
-            remaining = 0
-            for rt in types[:1]:
-                page = await self.objects.list(rt, None)
-                for obj in page.items:
-                    remaining += 1
-                    try:
-                        await self.delete_object(rt, meta.namespace_of(obj), meta.name_of(obj),
-                                                 {"propagationPolicy": "Background"})
-                    except errors.StatusError as exc:
-                        if exc.code != 404:
-                            log.warning("deleting %s/%s: %s", rt.plural, meta.name_of(obj), exc)
-            if remaining == 0:
-                self.registry.replace_crd(name, [])
-
-                async def release(current: dict[str, Any]) -> dict[str, Any]:
-                    new = copy.deepcopy(current)
-                    fins = [f for f in new["metadata"].get("finalizers") or []
-                            if f != CLEANUP_FINALIZER]
-                    new["metadata"]["finalizers"] = fins
-                    return new
-
+            rt = storage_type(crd)
+            for obj in (await self.objects.list(rt, None)).items:
                 try:
-                    _, new = await self.objects.update(self._crd_type, "", name, release)  # type: ignore[arg-type]
+                    await self.delete_object(rt, meta.namespace_of(obj), meta.name_of(obj),
+                                             {"propagationPolicy": "Background"})
                 except errors.StatusError as exc:
-                    if exc.code == 404:
-                        self._forget(name)
-                        return
-                    raise
-                if not new["metadata"].get("finalizers"):
-                    with contextlib.suppress(errors.StatusError):
-                        await self.objects.delete(
-                            self._crd_type, "", name,  # type: ignore[arg-type]
-                            mod_revision=int(new["metadata"]["resourceVersion"]),
-                        )
+                    if exc.code != 404:
+                        log.warning("deleting %s/%s: %s", rt.plural, meta.name_of(obj), exc)
+            if (await self.objects.list(rt, None, limit=1)).items:
+                await asyncio.sleep(self.cleanup_retry_seconds)
+                continue
+            self.registry.replace_crd(name, [])
+
+            async def release(current: dict[str, Any]) -> dict[str, Any]:
+                new = copy.deepcopy(current)
+                new["metadata"]["finalizers"] = [
+                    f for f in new["metadata"].get("finalizers") or []
+                    if f != CLEANUP_FINALIZER
+                ]
+                return new
+
+            try:
+                _, new = await self.objects.update(self._crd_type, "", name, release)  # type: ignore[arg-type]
+            except errors.StatusError as exc:
+                if exc.code == 404:
                     self._forget(name)
-                return
-            await asyncio.sleep(self.cleanup_retry_seconds)
+                    return
+                raise
+            if not new["metadata"].get("finalizers"):
+                with contextlib.suppress(errors.StatusError):
+                    await self.objects.delete(
+                        self._crd_type, "", name,  # type: ignore[arg-type]
+                        mod_revision=int(new["metadata"]["resourceVersion"]),
+                    )
+                self._forget(name)
+            return

@@ -9,6 +9,7 @@ authenticates (auth.py) or knows a storage backend.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import random
@@ -18,12 +19,14 @@ from typing import Any
 import orjson
 import yaml
 from aiohttp import web
+from multidict import MultiDict
 
 from kubeedge.api import errors, meta
 from kubeedge.api.protobuf import decode_request
 from kubeedge.api.registry import Registry, ResourceType
+from kubeedge.api.selectors import LabelSelector
 from kubeedge.apiserver import strategy
-from kubeedge.apiserver.objects import Change, ObjectStore
+from kubeedge.apiserver.objects import Change, ObjectStore, too_large_resource_version
 from kubeedge.apiserver.request import (
     RequestInfo,
     WriteOptions,
@@ -35,6 +38,7 @@ from kubeedge.apiserver.request import (
 )
 from kubeedge.apiserver.schemas import ObjectSchemas
 from kubeedge.apiserver.selection import Selection
+from kubeedge.apiserver.serviceips import IPChange, ServiceIPs
 from kubeedge.apiserver.tables import TableRenderer
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,18 @@ JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+# A larger limit means "everything" in practice; the cap keeps it within storage's
+# integer range.
+MAX_LIST_LIMIT = 2**31 - 1
+# How often an idle watch checks that its client is still connected.
+CLIENT_CHECK_SECONDS = 5.0
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def json_response(data: Any, status: int = 200, content_type: str = JSON,
@@ -70,7 +86,7 @@ def decode_body(raw: bytes, content_type: str, expected_kind: str | None = None)
         raise errors.bad_request("the request body is empty: send a JSON or YAML object")
     try:
         if content_type in YAML_TYPES or content_type == APPLY_PATCH:
-            return yaml.safe_load(raw.decode("utf-8"))
+            return yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)
         return orjson.loads(raw)
     except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"the request body is not valid JSON: {exc}") from None
@@ -78,6 +94,18 @@ def decode_body(raw: bytes, content_type: str, expected_kind: str | None = None)
         raise errors.bad_request(f"the request body is not valid YAML: {exc}") from None
     except RecursionError:
         raise errors.bad_request("the request body is nested too deeply") from None
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few hundred bytes of nested aliases expand
+    to gigabytes, and kubectl never sends them (it converts manifests to JSON)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases are not supported", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def wants_table(request: web.Request) -> bool:
@@ -120,7 +148,7 @@ class ResourceHandlers:
         registry: Registry,
         schemas: ObjectSchemas,
         tables: TableRenderer,
-        allocator: strategy.ServiceIPAllocator,
+        service_ips: ServiceIPs,
         *,
         min_request_timeout: float,
         bookmark_interval: float,
@@ -131,7 +159,7 @@ class ResourceHandlers:
         self.registry = registry
         self.schemas = schemas
         self.tables = tables
-        self.allocator = allocator
+        self.service_ips = service_ips
         self.min_request_timeout = min_request_timeout
         self.bookmark_interval = bookmark_interval
         self._stopping = asyncio.Event()
@@ -152,7 +180,10 @@ class ResourceHandlers:
             raise errors.not_found(f"{rt.plural}/{sub}", info.name, rt.group)
         if rt.namespaced and not info.namespace and info.verb not in ("list", "watch"):
             raise errors.not_found(rt.plural, info.name, rt.group)
-        if not rt.namespaced and info.namespace and rt.plural != "namespaces":
+        if not rt.namespaced and info.namespace and (
+                rt.plural != "namespaces" or info.namespace != info.name):
+            # Cluster-scoped resources (namespaces included) have no URL under a
+            # namespace; only /api/v1/namespaces/<n> names namespace <n> itself.
             raise errors.StatusError(404, "NotFound",
                                      "the server could not find the requested resource", {})
         allowed = rt.subresource(sub).verbs if sub else rt.verbs  # type: ignore[union-attr]
@@ -212,6 +243,7 @@ class ResourceHandlers:
         limit = integer(q, "limit", 0) or 0
         if limit < 0:
             raise errors.bad_request("limit must be a non-negative integer")
+        limit = min(limit, MAX_LIST_LIMIT)
         rv = resource_version(q.get("resourceVersion"))
         match = q.get("resourceVersionMatch", "")
         if match not in ("", "NotOlderThan", "Exact"):
@@ -237,13 +269,7 @@ class ResourceHandlers:
         elif rv and rv > 0:
             current = await self.objects.current_revision()
             if rv > current:
-                raise errors.StatusError(
-                    504, "Timeout",
-                    f"Too large resource version: {rv}, current: {current}",
-                    {"causes": [{"reason": "ResourceVersionTooLarge",
-                                 "message": "Too large resource version"}],
-                     "retryAfterSeconds": 1},
-                )
+                raise too_large_resource_version(rv, current)
         namespace = info.namespace or selection.namespace
         page = await self.objects.list(
             rt, namespace or None, limit=limit, continue_token=continue_token,
@@ -290,15 +316,18 @@ class ResourceHandlers:
 
         # Everything that can fail with a Status happens before the 200 is sent.
         initial_items: list[dict[str, Any]] = []
+        current = await self.objects.current_revision()
+        if rv and rv > current:
+            # A client resuming from a revision this store never reached (e.g. after a
+            # reset) must relist rather than wait forever (kube answers the same).
+            raise too_large_resource_version(rv, current)
         if initial:
             page = await self.objects.list(rt, namespace, revision=0, match=matcher)
             initial_items = page.items
-            start = page.revision + 1
-            if rv and rv > page.revision:
-                start = rv + 1
+            start = max(page.revision, rv or 0) + 1
         else:
-            start = (rv or await self.objects.current_revision()) + 1
-        changes = self.objects.watch(rt, namespace, start)
+            start = (rv or current) + 1
+        changes = self.objects.watch(rt, namespace, start).__aiter__()
 
         response = web.StreamResponse(status=200, headers={
             "Content-Type": TABLE_CONTENT_TYPE if as_table else JSON,
@@ -310,7 +339,7 @@ class ResourceHandlers:
 
         async def send(event_type: str, obj: dict[str, Any]) -> None:
             nonlocal headers_sent
-            if as_table and event_type != "BOOKMARK" and event_type != "ERROR":
+            if as_table and event_type not in ("BOOKMARK", "ERROR"):
                 obj = self.tables.render(rt, [obj], include_object, with_headers=not headers_sent)
                 headers_sent = True
             await response.write(orjson.dumps({"type": event_type, "object": obj}) + b"\n")
@@ -323,31 +352,30 @@ class ResourceHandlers:
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        iterator = changes.__aiter__()
+        next_bookmark = loop.time() + self.bookmark_interval
+        # One pending read of the change stream lives across wake-ups: cancelling it
+        # would finalize the stream's generator and end the watch early.
+        pending: asyncio.Future[Change] | None = None
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
+            while not self._stopping.is_set():
+                now = loop.time()
+                if now >= deadline or _client_gone(request):
                     break
-                wait_for = min(remaining, self.bookmark_interval) if bookmarks else remaining
-                next_change = asyncio.ensure_future(iterator.__anext__())
-                done, _ = await asyncio.wait(
-                    {next_change, stopping}, timeout=wait_for,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if not done:
-                    next_change.cancel()
-                    await asyncio.gather(next_change, return_exceptions=True)
-                    if bookmarks and loop.time() < deadline:
-                        await send("BOOKMARK", self._bookmark(rt, last_revision))
+                if bookmarks and now >= next_bookmark:
+                    await send("BOOKMARK", self._bookmark(rt, last_revision))
+                    next_bookmark = now + self.bookmark_interval
+                wake = min(deadline, next_bookmark if bookmarks else deadline,
+                           now + CLIENT_CHECK_SECONDS)
+                if pending is None:
+                    pending = asyncio.ensure_future(changes.__anext__())
+                done, _ = await asyncio.wait({pending, stopping}, timeout=max(0.0, wake - now),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if pending not in done:
                     continue
-                if next_change not in done:
-                    next_change.cancel()
-                    await asyncio.gather(next_change, return_exceptions=True)
-                    break
+                finished, pending = pending, None
                 try:
-                    change = next_change.result()
+                    change = finished.result()
                 except StopAsyncIteration:
                     break
                 except errors.StatusError as exc:
@@ -361,11 +389,12 @@ class ResourceHandlers:
             pass
         finally:
             stopping.cancel()
-            await iterator.aclose()  # type: ignore[attr-defined]
-        try:
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+            await changes.aclose()  # type: ignore[attr-defined]
+        with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
-        except ConnectionResetError:
-            pass
         return response
 
     @staticmethod
@@ -378,8 +407,9 @@ class ResourceHandlers:
     @staticmethod
     def _filtered(change: Change,
                   matcher: Callable[[dict[str, Any]], bool] | None) -> tuple[str, dict] | None:
-        """Selector-aware events: an object leaving the selection is DELETED for this
-        watcher, one entering it is ADDED (kube's cacher does the same)."""
+        """Selector-aware events: an object entering the selection is ADDED for this
+        watcher; one leaving it is DELETED, carrying its last matching state at the
+        change's resourceVersion (kube's cacher does the same)."""
         if matcher is None:
             return change.type, change.obj
         now_matches = matcher(change.obj)
@@ -393,8 +423,10 @@ class ResourceHandlers:
             return "MODIFIED", change.obj
         if now_matches:
             return "ADDED", change.obj
-        if was:
-            return "DELETED", change.obj
+        if was and change.prev is not None:
+            last = copy.deepcopy(change.prev)
+            last.setdefault("metadata", {})["resourceVersion"] = str(change.revision)
+            return "DELETED", last
         return None
 
     # -- writes ---------------------------------------------------------------------
@@ -462,6 +494,12 @@ class ResourceHandlers:
         """Create `body`; `origin` is the request it came from (None for the server's own
         bootstrap writes, which skip admission)."""
         self._check_type(body, rt)
+        if rt.crd:
+            crd = self.schemas.crds.crd_for(rt)
+            if crd is None or meta.is_terminating(crd):
+                raise errors.method_not_allowed(
+                    f"create not allowed while custom resource definition {rt.crd} is "
+                    "terminating")
         md = body["metadata"]
         if rt.namespaced:
             body_ns = md.get("namespace")
@@ -480,66 +518,23 @@ class ResourceHandlers:
         if not md.get("name") and md.get("generateName"):
             md["name"] = meta.generated_name(str(md["generateName"]))
         strategy.prepare_create(rt, body)
-        self.schemas.default(rt, body)
+        self.schemas.default(rt, body, create=True)
         self.schemas.validate(rt, body, None)
         if origin is not None and self.admit is not None:
             self.admit(origin[0], origin[1], body, None)
-        await self._admit_create(rt, body, opts)
+        ips = IPChange()
+        if rt.kind == "Service" and not rt.crd:
+            await self.service_ips.assign(body, ips, opts.dry_run)
         if opts.dry_run:
             return body
         try:
             stored = await self.objects.create(rt, body)
-        except errors.StatusError:
-            await self._release_create(rt, body)
+        except BaseException:
+            await self.service_ips.undo(body, ips)
             raise
         if self.on_stored is not None:
             await self.on_stored(rt, stored)
         return stored
-
-    async def _admit_create(self, rt: ResourceType, obj: dict[str, Any],
-                            opts: WriteOptions) -> None:
-        if rt.kind == "Service" and not rt.crd:
-            await self._allocate_cluster_ip(obj, opts.dry_run)
-
-    async def _release_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
-        if rt.kind == "Service" and not rt.crd:
-            ip = (obj.get("spec") or {}).get("clusterIP")
-            if ip and ip != "None":
-                await self.objects.release(self.allocator.key(ip))
-
-    async def _allocate_cluster_ip(self, svc: dict[str, Any], dry_run: bool) -> None:
-        spec = svc.setdefault("spec", {})
-        if spec.get("type") == "ExternalName":
-            return
-        wanted = spec.get("clusterIP")
-        if wanted == "None":
-            spec["clusterIPs"] = ["None"]
-            return
-        if wanted:
-            if not self.allocator.contains(wanted):
-                raise errors.invalid("Service", meta.name_of(svc), [errors.Cause(
-                    "spec.clusterIPs", f'Invalid value: ["{wanted}"]: failed to allocate IP '
-                    f"{wanted}: the provided IP ({wanted}) is not in the valid range. The "
-                    f"range of valid IPs is {self.allocator.network}")])
-            if not dry_run and not await self.objects.claim(
-                self.allocator.key(wanted), meta.name_of(svc).encode()
-            ):
-                raise errors.invalid("Service", meta.name_of(svc), [errors.Cause(
-                    "spec.clusterIPs", f'Invalid value: ["{wanted}"]: failed to allocate IP '
-                    f"{wanted}: provided IP is already allocated")])
-            spec["clusterIPs"] = [wanted]
-            return
-        for ip in self.allocator.candidates():
-            if dry_run or await self.objects.claim(self.allocator.key(ip),
-                                                   meta.name_of(svc).encode()):
-                self.allocator.advance(ip)
-                spec["clusterIP"] = ip
-                spec["clusterIPs"] = [ip]
-                return
-        raise errors.StatusError(
-            500, "InternalError",
-            "Internal error occurred: failed to allocate a serviceIP: range is full",
-        )
 
     async def update(self, request: web.Request, info: RequestInfo,
                      rt: ResourceType) -> web.StreamResponse:
@@ -650,21 +645,21 @@ class ResourceHandlers:
     ) -> dict[str, Any]:
         """The shared update path: produce the new object from the current one, apply the
         kind's update rules, validate, and store it guarded by the read revision."""
-        removed: list[dict[str, Any]] = []
+        ips = IPChange()
+        is_service = rt.kind == "Service" and not rt.crd
 
         async def mutate(current: dict[str, Any]) -> dict[str, Any] | None:
             old = copy.deepcopy(current)
             new = await produce(current)
             new = strategy.prepare_update(rt, new, old, info.subresource)
             strategy.forbid_new_finalizers_while_deleting(new, old)
-            self.schemas.default(rt, new)
+            self.schemas.default(rt, new, create=False)
             self.schemas.validate(rt, new, old)
             if request is not None and self.admit is not None:
                 self.admit(request, info, new, old)
-            if rt.kind == "Service" and not rt.crd:
-                self._keep_cluster_ip(new, old)
-            if strategy.ready_to_remove(new) and not strategy.ready_to_remove(old):
-                removed.append(new)
+            if is_service:
+                ips.released.clear()
+                await self.service_ips.update(new, old, ips, opts.dry_run)
             if opts.dry_run:
                 raise _DryRunResult(new)
             return new
@@ -673,26 +668,34 @@ class ResourceHandlers:
             old, new = await self.objects.update(rt, info.namespace, info.name, mutate)
         except _DryRunResult as result:
             return result.obj
-        if removed:
+        except BaseException:
+            await self.service_ips.undo({"metadata": {"namespace": info.namespace,
+                                                      "name": info.name}}, ips)
+            raise
+        if is_service:
+            await self.service_ips.finish(new, ips)
+        if strategy.ready_to_remove(new):
             # The last finalizer went away on a terminating object: it is gone now.
-            gone = await self._remove(rt, info.namespace, info.name, int(
-                new["metadata"]["resourceVersion"]))
+            gone = await self._remove_when_ready(rt, info.namespace, info.name, new)
             if gone is not None:
                 return gone
         elif new is not old and self.on_stored is not None:
             await self.on_stored(rt, new)
         return new
 
-    def _keep_cluster_ip(self, new: dict[str, Any], old: dict[str, Any]) -> None:
-        old_ip = (old.get("spec") or {}).get("clusterIP")
-        spec = new.setdefault("spec", {})
-        if not spec.get("clusterIP") and old_ip:
-            spec["clusterIP"] = old_ip
-            spec["clusterIPs"] = (old.get("spec") or {}).get("clusterIPs") or [old_ip]
-        elif old_ip and spec.get("clusterIP") != old_ip:
-            raise errors.invalid("Service", meta.name_of(new), [errors.Cause(
-                "spec.clusterIPs[0]", f'Invalid value: ["{spec.get("clusterIP")}"]: may not '
-                "change once set", "FieldValueInvalid")])
+    async def _remove_when_ready(self, rt: ResourceType, namespace: str, name: str,
+                                 obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Remove a terminating object with no finalizers left. Another write may land
+        between the update and the delete; retry while the object stays ready."""
+        for _ in range(16):
+            gone = await self._remove(rt, namespace, name, int(obj["metadata"]["resourceVersion"]))
+            if gone is not None:
+                return gone
+            current = await self.objects.find(rt, namespace, name)
+            if current is None or not strategy.ready_to_remove(current):
+                return None
+            obj = current
+        return None
 
     async def _remove(self, rt: ResourceType, namespace: str, name: str,
                       mod_revision: int) -> dict[str, Any] | None:
@@ -703,9 +706,7 @@ class ResourceHandlers:
                 return None  # someone else changed or removed it first
             raise
         if rt.kind == "Service" and not rt.crd:
-            ip = (obj.get("spec") or {}).get("clusterIP")
-            if ip and ip != "None":
-                await self.objects.release(self.allocator.key(ip))
+            await self.service_ips.release(obj)
         if self.on_stored is not None:
             await self.on_stored(rt, obj)
         return obj
@@ -739,7 +740,7 @@ class ResourceHandlers:
                             options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Returns (object, removed): removed is False while finalizers or a grace
         period keep it."""
-        dry_run = bool(options.get("dryRun"))
+        dry_run = opts_dry_run(options)
         pre = options.get("preconditions") or {}
         for _ in range(16):
             current = await self.objects.get(rt, namespace, name)
@@ -832,10 +833,12 @@ class ResourceHandlers:
             else:
                 if not isinstance(body, dict):
                     raise errors.bad_request("the request body must be a Scale object")
-                want_rv = (body.get("metadata") or {}).get("resourceVersion")
-                if want_rv and str(want_rv) != current["metadata"]["resourceVersion"]:
-                    raise errors.conflict(rt.plural, info.name, rt.group)
                 scale = body
+            # A resourceVersion in the Scale (sent or patched in) is a precondition.
+            scale_meta = scale.get("metadata") if isinstance(scale.get("metadata"), dict) else {}
+            want_rv = scale_meta.get("resourceVersion")
+            if want_rv and str(want_rv) != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt.plural, info.name, rt.group)
             replicas = (scale.get("spec") or {}).get("replicas")
             if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
                 raise errors.invalid("Scale", info.name, [errors.Cause(
@@ -890,32 +893,60 @@ class ResourceHandlers:
 
     async def evict(self, request: web.Request, info: RequestInfo,
                     rt: ResourceType) -> web.StreamResponse:
-        """pods/eviction: delete unless a PodDisruptionBudget forbids it (429)."""
-        body = await self._read_object(request, rt, "Eviction")
-        pod = await self.objects.get(rt, info.namespace, info.name)
-        pdb_type = self.registry.lookup("policy", "v1", "poddisruptionbudgets")
-        assert pdb_type is not None
-        pdbs = await self.objects.list(pdb_type, info.namespace)
-        from kubeedge.api.selectors import LabelSelector
+        """pods/eviction: delete unless a PodDisruptionBudget forbids it (429).
 
-        for pdb in pdbs.items:
-            selector = (pdb.get("spec") or {}).get("selector")
-            if selector is None:
-                continue
-            if LabelSelector.from_dict(selector).matches(meta.labels_of(pod)):
-                allowed = (pdb.get("status") or {}).get("disruptionsAllowed", 0)
-                if allowed <= 0:
-                    raise errors.StatusError(
-                        429, "TooManyRequests",
-                        "Cannot evict pod as it would violate the pod's disruption budget.",
-                        {"causes": [{"reason": "DisruptionBudget",
-                                     "message": f"The disruption budget {meta.name_of(pdb)} "
-                                                f"needs {allowed} healthy pods"}]},
-                    )
-        options = body.get("deleteOptions") or {}
+        The budget is spent before the pod goes, with a compare-and-swap on the PDB's
+        status, so concurrent evictions cannot both use its last allowed disruption
+        (kube's EvictionREST does the same).
+        """
+        body = await self._read_object(request, rt, "Eviction")
+        options = delete_options(MultiDict(), body.get("deleteOptions"))
+        pod = await self.objects.get(rt, info.namespace, info.name)
+        phase = (pod.get("status") or {}).get("phase")
+        if phase not in ("Succeeded", "Failed") and not opts_dry_run(options):
+            await self._spend_disruption_budget(pod)
         await self.delete_object(rt, info.namespace, info.name, options)
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
                               "status": "Success", "code": 201}, status=201)
+
+    async def _spend_disruption_budget(self, pod: dict[str, Any]) -> None:
+        pdb_type = self.registry.lookup("policy", "v1", "poddisruptionbudgets")
+        assert pdb_type is not None
+        namespace = meta.namespace_of(pod)
+        matching = [
+            pdb for pdb in (await self.objects.list(pdb_type, namespace)).items
+            if (pdb.get("spec") or {}).get("selector") is not None
+            and LabelSelector.from_dict(pdb["spec"]["selector"]).matches(meta.labels_of(pod))
+        ]
+        if not matching:
+            return
+        if len(matching) > 1:
+            raise errors.internal("This pod has more than one PodDisruptionBudget, which the "
+                                  "eviction subresource does not support.")
+        pdb = matching[0]
+
+        async def spend(current: dict[str, Any]) -> dict[str, Any]:
+            status = current.setdefault("status", {})
+            allowed = int(status.get("disruptionsAllowed") or 0)
+            if allowed <= 0:
+                raise errors.StatusError(
+                    429, "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    {"causes": [{"reason": "DisruptionBudget",
+                                 "message": f"The disruption budget {meta.name_of(current)} "
+                                            f"needs {status.get('desiredHealthy', 0)} healthy "
+                                            f"pods and has {status.get('currentHealthy', 0)} "
+                                            "currently"}]},
+                )
+            status["disruptionsAllowed"] = allowed - 1
+            status.setdefault("disruptedPods", {})[meta.name_of(pod)] = meta.rfc3339(meta.now())
+            return current
+
+        await self.objects.update(pdb_type, namespace, meta.name_of(pdb), spend)
+
+
+def opts_dry_run(options: dict[str, Any]) -> bool:
+    return bool(options.get("dryRun"))
 
 
 class _DryRunResult(Exception):
@@ -961,8 +992,6 @@ def _scale_of(obj: dict[str, Any], paths: tuple[str, str, str | None]) -> dict[s
     if selector_path:
         selector = _get_path(obj, selector_path)
         if isinstance(selector, dict):
-            from kubeedge.api.selectors import LabelSelector
-
             status["selector"] = LabelSelector.from_dict(selector).to_string()
         elif isinstance(selector, str):
             status["selector"] = selector

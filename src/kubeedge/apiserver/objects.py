@@ -28,6 +28,7 @@ from kubeedge.store import (
     KeyNotFound,
     RevisionMismatch,
     Store,
+    StoreError,
     StoreUnavailable,
     WatchOverflow,
 )
@@ -69,19 +70,21 @@ class Change:
     revision: int
 
 
+def too_large_resource_version(requested: int, current: int) -> errors.StatusError:
+    return errors.StatusError(
+        504, "Timeout", f"Too large resource version: {requested}, current: {current}",
+        {"causes": [{"reason": "ResourceVersionTooLarge",
+                     "message": "Too large resource version"}], "retryAfterSeconds": 1},
+    )
+
+
 def store_errors(exc: Exception) -> errors.StatusError:
     if isinstance(exc, Compacted):
         return errors.expired(
             f"too old resource version: {exc.requested} ({exc.compacted})"
         )
     if isinstance(exc, FutureRevision):
-        return errors.StatusError(
-            504,
-            "Timeout",
-            f"Too large resource version: {exc.requested}, current: {exc.current}",
-            {"causes": [{"reason": "ResourceVersionTooLarge",
-                         "message": "Too large resource version"}], "retryAfterSeconds": 1},
-        )
+        return too_large_resource_version(exc.requested, exc.current)
     if isinstance(exc, StoreUnavailable):
         return errors.service_unavailable(f"storage is unavailable: {exc}")
     return errors.internal(str(exc))
@@ -109,10 +112,23 @@ def decode_continue(token: str) -> tuple[int, str]:
 class ObjectStore:
     """Objects of every resource type, keyed as kube-apiserver keys them in etcd."""
 
-    def __init__(self, store: Store, registry: Registry, root: str = "/registry") -> None:
+    def __init__(self, store: Store, registry: Registry, root: str = "/registry",
+                 max_object_bytes: int = 3 * 1024 * 1024) -> None:
         self.store = store
         self.registry = registry
         self.root = root.rstrip("/")
+        self.max_object_bytes = max_object_bytes
+
+    def _encode_checked(self, obj: dict[str, Any]) -> bytes:
+        """A stored object may not outgrow what a request may carry (a small YAML or
+        patch body can describe a much larger object)."""
+        value = encode(obj)
+        if len(value) > self.max_object_bytes:
+            raise errors.too_large(
+                f"Request entity too large: the object is {len(value)} bytes, the limit is "
+                f"{self.max_object_bytes}"
+            )
+        return value
 
     # -- keys -------------------------------------------------------------------------
 
@@ -223,8 +239,9 @@ class ObjectStore:
     async def create(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]
         key = self.key(rt, meta.get("namespace", ""), meta["name"])
+        value = self._encode_checked(obj)
         try:
-            revision = await self.store.create(key, encode(obj))
+            revision = await self.store.create(key, value)
         except KeyExists:
             raise errors.already_exists(rt.plural, meta["name"], rt.group) from None
         except Exception as exc:
@@ -255,10 +272,13 @@ class ObjectStore:
                 raise errors.not_found(rt.plural, name, rt.group)
             old = self._adapt(rt, decode(kv.value, kv.mod_revision))
             new = await mutate(self._adapt(rt, decode(kv.value, kv.mod_revision)))
-            if new is None or encode(new) == encode(old):
+            if new is None:
+                return old, old
+            value = self._encode_checked(new)
+            if value == encode(old):
                 return old, old
             try:
-                revision = await self.store.update(key, encode(new), mod_revision=kv.mod_revision)
+                revision = await self.store.update(key, value, mod_revision=kv.mod_revision)
             except RevisionMismatch:
                 continue
             except KeyNotFound:
@@ -298,10 +318,21 @@ class ObjectStore:
             raise store_errors(exc) from exc
         return True
 
-    async def release(self, key: str) -> None:
+    async def claim_owner(self, key: str) -> bytes | None:
         try:
-            await self.store.delete(f"{self.root}/{key}")
-        except KeyNotFound:
+            kv = await self.store.get(f"{self.root}/{key}")
+        except Exception as exc:
+            raise store_errors(exc) from exc
+        return None if kv is None else kv.value
+
+    async def release(self, key: str, owner: bytes) -> None:
+        """Drop a bookkeeping key, but only while `owner` still holds it."""
+        full = f"{self.root}/{key}"
+        try:
+            kv = await self.store.get(full)
+            if kv is not None and kv.value == owner:
+                await self.store.delete(full, mod_revision=kv.mod_revision)
+        except (KeyNotFound, RevisionMismatch):
             pass
         except Exception as exc:
             raise store_errors(exc) from exc
@@ -333,5 +364,7 @@ class ObjectStore:
             # This watcher fell too far behind; ending the stream makes the client
             # re-watch from the last resourceVersion it saw, which replays the gap.
             return
+        except StoreError as exc:
+            raise store_errors(exc) from exc
         finally:
             await stream.aclose()  # type: ignore[attr-defined]

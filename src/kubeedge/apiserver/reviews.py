@@ -56,6 +56,25 @@ def _attributes(user: UserInfo, spec: dict[str, Any]) -> RequestAttributes:
         "authorization.k8s.io")
 
 
+def _strings(spec: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = spec.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise errors.bad_request(f"spec.{key} must be a list of strings")
+    return tuple(value)
+
+
+def _extra(spec: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    value = spec.get("extra") or {}
+    if not isinstance(value, dict):
+        raise errors.bad_request("spec.extra must be a map of string lists")
+    out: dict[str, tuple[str, ...]] = {}
+    for key, values in value.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise errors.bad_request(f"spec.extra[{key}] must be a list of strings")
+        out[str(key)] = tuple(values)
+    return out
+
+
 async def serve(server: APIServer, request: web.Request, info: RequestInfo,
                 rt: ResourceType, user: UserInfo) -> web.StreamResponse:
     if info.verb != "create":
@@ -69,9 +88,12 @@ async def serve(server: APIServer, request: web.Request, info: RequestInfo,
     spec = body.get("spec") or {}
     if not isinstance(spec, dict):
         raise errors.bad_request("spec must be an object")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise errors.bad_request("metadata must be an object")
     result: dict[str, Any] = {
         "kind": rt.kind, "apiVersion": rt.group_version,
-        "metadata": {"creationTimestamp": None, **(body.get("metadata") or {})},
+        "metadata": {"creationTimestamp": None, **metadata},
     }
     if rt.kind == "SelfSubjectAccessReview":
         decision = server.authorizer.authorize(_attributes(user, spec))
@@ -80,9 +102,8 @@ async def serve(server: APIServer, request: web.Request, info: RequestInfo,
         if decision.denied:
             result["status"]["denied"] = True
     elif rt.kind == "SubjectAccessReview":
-        subject = UserInfo(str(spec.get("user") or ""), tuple(spec.get("groups") or ()),
-                           str(spec.get("uid") or ""),
-                           {k: tuple(v) for k, v in (spec.get("extra") or {}).items()})
+        subject = UserInfo(str(spec.get("user") or ""), _strings(spec, "groups"),
+                           str(spec.get("uid") or ""), _extra(spec))
         decision = server.authorizer.authorize(_attributes(subject, spec))
         result["spec"] = spec
         result["status"] = {"allowed": decision.allowed, "reason": decision.reason}

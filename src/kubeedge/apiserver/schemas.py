@@ -35,7 +35,9 @@ class ObjectSchemas:
     def __init__(self, registry: Registry, crds: CRDController) -> None:
         self.registry = registry
         self.crds = crds
-        self._cr_schemas: dict[tuple[str, str, str], CRSchema | None] = {}
+        # (CRD name, version) → (CRD resourceVersion, schema): one entry per served
+        # version, replaced when the CRD changes.
+        self._cr_schemas: dict[tuple[str, str], tuple[str, CRSchema | None]] = {}
 
     # -- custom resource schemas ---------------------------------------------------
 
@@ -43,11 +45,14 @@ class ObjectSchemas:
         crd = self.crds.crd_for(rt)
         if crd is None:
             return None
-        key = (rt.crd or "", rt.version, crd["metadata"].get("resourceVersion", ""))
-        if key not in self._cr_schemas:
+        key = (rt.crd or "", rt.version)
+        revision = crd["metadata"].get("resourceVersion", "")
+        cached = self._cr_schemas.get(key)
+        if cached is None or cached[0] != revision:
             schema = (version_spec(crd, rt.version).get("schema") or {}).get("openAPIV3Schema")
-            self._cr_schemas[key] = CRSchema(schema) if isinstance(schema, dict) else None
-        return self._cr_schemas[key]
+            cached = (revision, CRSchema(schema) if isinstance(schema, dict) else None)
+            self._cr_schemas[key] = cached
+        return cached[1]
 
     # -- unknown fields (fieldValidation) -------------------------------------------
 
@@ -97,14 +102,14 @@ class ObjectSchemas:
 
     # -- defaulting and validation --------------------------------------------------
 
-    def default(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+    def default(self, rt: ResourceType, obj: dict[str, Any], *, create: bool) -> None:
         if rt.crd:
             schema = self.cr_schema(rt)
             if schema is not None:
                 schema.default(obj)
                 schema.prune(obj)
             return
-        apply_defaults(rt.group, rt.version, rt.kind, obj)
+        apply_defaults(rt.group, rt.version, rt.kind, obj, create=create)
 
     def validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         # Metadata rules apply to every kind; a custom resource adds its CRD's schema.

@@ -38,7 +38,7 @@ from kubeedge.apiserver.objects import ObjectStore
 from kubeedge.apiserver.openapi import OpenAPI
 from kubeedge.apiserver.request import RequestInfo, parse_path
 from kubeedge.apiserver.schemas import ObjectSchemas
-from kubeedge.apiserver.strategy import ServiceIPAllocator
+from kubeedge.apiserver.serviceips import ServiceIPAllocator, ServiceIPs
 from kubeedge.apiserver.tables import TableRenderer
 from kubeedge.config.apiserver import APIServerConfig
 from kubeedge.store import Store
@@ -61,6 +61,8 @@ VERSION_INFO = {
     "platform": "linux/amd64",
 }
 PUBLIC_PATHS = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz"})
+CACHE_CATCH_UP_SECONDS = 10.0
+USER_KEY = web.RequestKey("user", UserInfo)
 STANDARD_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -69,13 +71,15 @@ class APIServer:
         self.config = config
         self.store = store or self._open_store()
         self.registry = Registry()
-        self.objects = ObjectStore(self.store, self.registry, "/registry")
+        self.objects = ObjectStore(self.store, self.registry, "/registry",
+                                   max_object_bytes=config.max_request_body_bytes)
         self.allocator = ServiceIPAllocator(config.service_cluster_ip_range)
         self.crds = CRDController(self.objects, self.registry, self._delete_object)
         self.schemas = ObjectSchemas(self.registry, self.crds)
         self.tables = TableRenderer(self.crds.crds.get)
         self.handlers = ResourceHandlers(
-            self.objects, self.registry, self.schemas, self.tables, self.allocator,
+            self.objects, self.registry, self.schemas, self.tables,
+            ServiceIPs(self.objects, self.allocator),
             min_request_timeout=config.min_request_timeout_seconds,
             bookmark_interval=config.bookmark_interval_seconds,
             on_stored=self._on_stored, admit=self._admit,
@@ -211,12 +215,18 @@ class APIServer:
                 await self.crds.observe(stored)
             return
         revision = int(obj["metadata"].get("resourceVersion") or 0)
+        caches = []
         if rt.group == "rbac.authorization.k8s.io":
-            for cache in self.rbac_cache.caches:
-                if cache.rt.plural == rt.plural:
-                    await asyncio.wait_for(cache.wait_for(revision), 10)
+            caches = [c for c in self.rbac_cache.caches if c.rt.plural == rt.plural]
         elif rt.kind == "Pod" and not rt.crd:
-            await asyncio.wait_for(self.pods_by_node.cache.wait_for(revision), 10)
+            caches = [self.pods_by_node.cache]
+        for cache in caches:
+            try:
+                await asyncio.wait_for(cache.wait_for(revision), CACHE_CATCH_UP_SECONDS)
+            except TimeoutError:
+                # The write is committed; answering 500 would mislead the client. The
+                # cache catches up on its own.
+                log.warning("cache of %s is behind revision %s", rt.plural, revision)
 
     async def _delete_object(self, rt: ResourceType, namespace: str, name: str,
                              options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -249,7 +259,7 @@ class APIServer:
         user = self._impersonate(request, user)
         info = parse_path(request.method, path, request.query)
         self._authorize(user, info, request)
-        request["user"] = user
+        request[USER_KEY] = user
         if info.is_resource_request:
             rt = self.registry.lookup(info.group, info.version, info.resource)
             if rt is None:
@@ -309,9 +319,11 @@ class APIServer:
             return user
         name, groups, uid, extra = wanted
         checks: list[tuple[str, str, str]] = []  # (api group, resource, name)
-        if name.startswith("system:serviceaccount:") and name.count(":") == 3:
-            _, _, ns, sa = name.split(":")
-            checks.append(("", "serviceaccounts", sa))
+        parts = name.split(":")
+        service_account = (len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]
+                           and all(parts[2:]))
+        if service_account:
+            checks.append(("", "serviceaccounts", parts[3]))
         else:
             checks.append(("", "users", name))
         checks += [("", "groups", g) for g in groups]
@@ -321,9 +333,7 @@ class APIServer:
             checks += [("authentication.k8s.io", f"userextras/{key}", v) for v in values]
         for group, resource, target in checks:
             res, _, sub = resource.partition("/")
-            namespace = ""
-            if resource == "serviceaccounts":
-                namespace = name.split(":")[2]
+            namespace = parts[2] if resource == "serviceaccounts" else ""
             decision = self.authorizer.authorize(RequestAttributes(
                 user=user, verb="impersonate", api_group=group, resource=res,
                 subresource=sub, name=target, namespace=namespace,
@@ -336,9 +346,10 @@ class APIServer:
                     {"name": target, "kind": res},
                 )
         impersonated_groups = list(groups)
-        if name.startswith("system:serviceaccount:"):
-            ns = name.split(":")[2]
-            impersonated_groups += ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+        if service_account and not groups:
+            # A service account's implied groups, only when no groups were asked for
+            # (kube's impersonation filter does the same).
+            impersonated_groups += ["system:serviceaccounts", f"system:serviceaccounts:{parts[2]}"]
         if name != "system:anonymous" and "system:authenticated" not in impersonated_groups:
             impersonated_groups.append("system:authenticated")
         return UserInfo(name, tuple(impersonated_groups), uid,
@@ -347,7 +358,7 @@ class APIServer:
     def _admit(self, request: web.Request, info: RequestInfo, obj: dict[str, Any],
                old: dict[str, Any] | None) -> None:
         """NodeRestriction: what a node may write about itself only."""
-        user = request.get("user")
+        user = request.get(USER_KEY)
         if user is None:
             return
         attrs = RequestAttributes(

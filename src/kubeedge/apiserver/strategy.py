@@ -9,8 +9,6 @@ never touch HTTP and reach storage only through the `ObjectStore` they are given
 from __future__ import annotations
 
 import copy
-import ipaddress
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -220,43 +218,3 @@ def ready_to_remove(obj: dict[str, Any]) -> bool:
     if obj.get("kind") == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
         return False
     return int(md.get("deletionGracePeriodSeconds") or 0) == 0
-
-
-class ServiceIPAllocator:
-    """Hands out ClusterIPs from the service range, one bookkeeping key per address.
-
-    The key is claimed with create-if-absent, so two API servers sharing one etcd can
-    never hand out the same address.
-    """
-
-    def __init__(self, cidr: str) -> None:
-        self.network = ipaddress.ip_network(cidr)
-        self._next = 0
-
-    def key(self, ip: str) -> str:
-        return f"ranges/serviceips/{ip}"
-
-    def contains(self, ip: str) -> bool:
-        try:
-            return ipaddress.ip_address(ip) in self.network
-        except ValueError:
-            return False
-
-    def candidates(self) -> Iterator[str]:
-        """Addresses in allocation order, starting after the last one handed out.
-
-        The first address is reserved for the `kubernetes` service and the last is the
-        broadcast address, as kube does.
-        """
-        usable = self.network.num_addresses - 2
-        base = int(self.network.network_address)
-        for step in range(usable):
-            offset = 1 + (self._next + step) % usable
-            yield str(ipaddress.ip_address(base + offset))
-
-    def advance(self, ip: str) -> None:
-        self._next = int(ipaddress.ip_address(ip)) - int(self.network.network_address)
-
-    def first(self) -> str:
-        """The address of the `kubernetes` service."""
-        return str(self.network.network_address + 1)

@@ -85,10 +85,13 @@ class SetupError(RuntimeError):
     """Something the user must fix; the message says what."""
 
 
-def write_pki(layout: Layout, advertise_address: str, extra_sans: list[str]) -> None:
+def write_pki(layout: Layout, advertise_address: str, extra_sans: list[str],
+              bind_address: str = "0.0.0.0") -> None:
     """The cluster CA and the certificates signed by it (kept when already present)."""
     ca = CertificateAuthority.load_or_create(layout.pki / "ca.crt", layout.pki / "ca.key")
     ips = {"127.0.0.1", advertise_address}
+    if bind_address not in ("0.0.0.0", "::"):
+        ips.add(bind_address)  # clients (and the readiness probe) may dial it directly
     dns = {"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
            "kubernetes.default.svc.cluster.local", socket.gethostname()}
     for san in extra_sans:
@@ -123,12 +126,21 @@ def server_url(address: str, port: int) -> str:
     return f"https://{host}:{port}"
 
 
-def pid_alive(pid_file: Path) -> int | None:
+def pid_alive(pid_file: Path, command_mark: str = "kubeedge.cli.apiserver") -> int | None:
+    """The pid in `pid_file` if that process runs and is ours (a stale pid file may name
+    an unrelated process that reused the number: that one is never touched)."""
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if process_running(pid) else None
+    if not process_running(pid):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return pid  # no /proc to check against: trust the pid file
+    config = str(pid_file.parent.parent.parent.parent / "etc/kubeedge/config")
+    return pid if command_mark in cmdline and config in cmdline else None
 
 
 def process_running(pid: int) -> bool:
@@ -177,7 +189,7 @@ def prepare(config: APIServerConfig, extra_sans: list[str]) -> Layout:
                       layout.logs):
         directory.mkdir(parents=True, exist_ok=True)
     os.chmod(layout.pki, 0o700)
-    write_pki(layout, config.advertise_address, extra_sans)
+    write_pki(layout, config.advertise_address, extra_sans, config.bind_address)
     write_admin_kubeconfig(layout, server_url(config.advertise_address, config.port))
     atomic_write(layout.apiserver_config, dump_config(config).encode(), 0o600)
     return layout
@@ -243,17 +255,23 @@ def stop(pid_file: Path, timeout: float = 15.0) -> bool:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _exists(pid):
-            break
-        time.sleep(0.05)
-    else:
+    if not _wait_gone(pid, timeout):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        # Its files are removed next: wait until it can no longer write them.
+        _wait_gone(pid, timeout)
     with contextlib.suppress(FileNotFoundError):
         pid_file.unlink()
     return True
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _exists(pid):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _exists(pid: int) -> bool:

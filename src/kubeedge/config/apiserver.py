@@ -57,7 +57,8 @@ class APIServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return Path(self.root) / relative
 
     def validate(self) -> APIServerConfig:
-        if not 1 <= self.port <= 65535:
+        if not 0 <= self.port <= 65535:
+            # 0 asks for any free port (in-process tests); the bound one is reported.
             raise ConfigError(f"port: {self.port} is not a TCP port (1-65535)")
         try:
             net = ipaddress.ip_network(self.service_cluster_ip_range, strict=True)

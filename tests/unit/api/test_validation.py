@@ -595,10 +595,39 @@ def test_crd_name_is_plural_dot_group() -> None:
         "metadata": {"name": "widgets.example.com"},
         "spec": {"group": "example.com", "names": {"plural": "gadgets"}},
     }
-    assert messages(validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition", crd)) == [
+    assert (
         'metadata.name: Invalid value: "widgets.example.com": must be '
         'spec.names.plural+"."+spec.group'
-    ]
+    ) in messages(validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition", crd))
+
+
+def _crd(group: str, scope: str = "Namespaced") -> dict:
+    return {
+        "metadata": {"name": f"things.{group}"},
+        "spec": {"group": group, "scope": scope,
+                 "names": {"plural": "things", "singular": "thing", "kind": "Thing"},
+                 "versions": [{"name": "v1", "served": True, "storage": True,
+                               "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+    }
+
+
+def test_crd_may_not_claim_a_builtin_or_protected_group() -> None:
+    assert messages(validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                             _crd("example.com"))) == []
+    undotted = messages(validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                                 _crd("apps")))
+    assert any(m.startswith("spec.group") for m in undotted)
+    protected = messages(validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+                                  _crd("rbac.authorization.k8s.io")))
+    assert any("api-approved.kubernetes.io" in m for m in protected)
+
+
+def test_crd_scope_is_immutable() -> None:
+    old = _crd("example.com")
+    new = _crd("example.com", scope="Cluster")
+    assert messages(validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition", new,
+                             old=old)) == ['spec.scope: Invalid value: "Cluster": field is '
+                                           'immutable']
 
 
 def test_priority_class_limits() -> None:
