@@ -302,7 +302,8 @@ def test_python_client_watch_yields_added_then_modified(cloud: Cloud, ns: str) -
     core.create_namespaced_config_map(ns, {"metadata": {"name": "w"}, "data": {"a": "1"}})
     w = watch.Watch()
     seen: list[tuple[str, str]] = []
-    for event in w.stream(core.list_namespaced_config_map, ns, timeout_seconds=20):
+    for event in w.stream(core.list_namespaced_config_map, ns, timeout_seconds=20,
+                          field_selector="metadata.name=w"):
         seen.append((event["type"], event["object"].data["a"]))
         if len(seen) == 1:
             core.patch_namespaced_config_map("w", ns, {"data": {"a": "2"}})

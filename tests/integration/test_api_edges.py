@@ -20,10 +20,11 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    """A control plane with a short bookmark interval."""
+    """A control plane with a short bookmark interval, and without the namespace
+    defaults controller, whose objects would show up in these tests' watches."""
     c = start_cloud(tmp_path_factory.mktemp("edges"))
     try:
-        c.restart_with(bookmark_interval_seconds=0.3)
+        c.restart_with(bookmark_interval_seconds=0.3, namespace_controllers=False)
         yield c
     finally:
         c.stop()

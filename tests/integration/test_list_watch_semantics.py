@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.fixtures.cluster import Cloud
+from tests.fixtures.cluster import Cloud, start_cloud
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """These tests count every object in their namespaces, so the namespace defaults
+    controller (kube-root-ca.crt, the default account; tested on its own) is off."""
+    c = start_cloud(tmp_path_factory.mktemp("lw"))
+    try:
+        c.restart_with(namespace_controllers=False)
+        yield c
+    finally:
+        c.stop()
 
 
 @pytest.fixture

@@ -100,7 +100,8 @@ def _builtin() -> list[ResourceType]:
         ResourceType("", "v1", "endpoints", "endpoints", "Endpoints", True, ("ep",)),
         ResourceType("", "v1", "events", "event", "Event", True, ("ev",)),
         ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True,
-                     ("sa",)),
+                     ("sa",), subresources=(Subresource("token", "TokenRequest", ("create",),
+                                                        "authentication.k8s.io", "v1"),)),
         # Stored and served; usage is not enforced at admission yet.
         ResourceType("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", True,
                      ("quota",), subresources=(_status("ResourceQuota"),)),

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -33,11 +33,22 @@ from kubeedge.apiserver.authz.types import RequestAttributes, UserInfo
 from kubeedge.apiserver.caches import PodsByNode, RBACCache
 from kubeedge.apiserver.crds import CRDController
 from kubeedge.apiserver.discovery import AGGREGATED_CONTENT_TYPE, Discovery, wants_aggregated
-from kubeedge.apiserver.handlers import ResourceHandlers, json_response
+from kubeedge.apiserver.handlers import (
+    ResourceHandlers,
+    decode_body,
+    json_response,
+    media_type,
+)
 from kubeedge.apiserver.objects import ObjectStore
 from kubeedge.apiserver.openapi import OpenAPI
 from kubeedge.apiserver.request import RequestInfo, parse_path
 from kubeedge.apiserver.schemas import ObjectSchemas
+from kubeedge.apiserver.serviceaccounts import (
+    ServiceAccountTokens,
+    TokenIssuer,
+    TokenPolicy,
+    token_request,
+)
 from kubeedge.apiserver.serviceips import ServiceIPAllocator, ServiceIPs
 from kubeedge.apiserver.tables import TableRenderer
 from kubeedge.config.apiserver import APIServerConfig
@@ -45,7 +56,32 @@ from kubeedge.store import Store
 from kubeedge.store.compactor import Compactor
 from kubeedge.store.factory import open_store
 
+if TYPE_CHECKING:
+    from kubeedge.controllers.runtime import ControllerManager
+
 log = logging.getLogger(__name__)
+
+# What the in-process namespace-defaults controller may do, as its own identity.
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+CONTROLLER_POLICY: tuple[dict[str, Any], ...] = (
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+     "metadata": {"name": "system:controller:namespace-defaults",
+                  "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+     "rules": [
+         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+         {"apiGroups": [""], "resources": ["serviceaccounts"],
+          "verbs": ["get", "list", "watch", "create"]},
+         {"apiGroups": [""], "resources": ["configmaps"],
+          "verbs": ["get", "list", "watch", "create", "update", "patch"]},
+     ]},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+     "metadata": {"name": "system:controller:namespace-defaults",
+                  "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                 "name": "system:controller:namespace-defaults"},
+     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                   "name": CONTROLLER_MANAGER_USER}]},
+)
 
 VERSION_INFO = {
     # The installed kubectl is a dispatcher that picks its binary from the minor
@@ -102,6 +138,8 @@ class APIServer:
             interval_seconds=config.storage.compaction_interval_seconds,
             retain_revisions=config.storage.compaction_retain_revisions,
         )
+        self.token_issuer: TokenIssuer | None = None
+        self.controllers: ControllerManager | None = None
         self.ready = False
         self._runner: web.AppRunner | None = None
         self.port = config.port
@@ -118,6 +156,7 @@ class APIServer:
     # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._start_token_issuer()
         await self.store.start()
         await self.crds.start()
         for cache in [*self.rbac_cache.caches, self.pods_by_node.cache]:
@@ -137,9 +176,48 @@ class APIServer:
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.ready = True
         log.info("API server listening on https://%s:%s", self.config.bind_address, self.port)
+        await self._start_controllers()
+
+    def _start_token_issuer(self) -> None:
+        config = self.config
+        key = config.path(config.service_account_key_file)
+        if not key.exists():
+            log.warning("no service account key at %s: service account tokens are off", key)
+            return
+        policy = TokenPolicy(
+            issuer=config.service_account_issuer,
+            audiences=tuple(config.api_audiences or [config.service_account_issuer]),
+            min_seconds=config.service_account_min_token_seconds,
+            max_seconds=config.service_account_max_token_seconds,
+        )
+        self.token_issuer = TokenIssuer(key, policy)
+        self.authenticator.token_authenticators.append(
+            ServiceAccountTokens(self.token_issuer, self.objects, self.registry))
+
+    async def _start_controllers(self) -> None:
+        """Namespace defaults run here, through the API like any client, until the
+        controller manager moves into cloudcore."""
+        config = self.config
+        kubeconfig_path = config.path(config.controller_kubeconfig)
+        if not config.namespace_controllers or not kubeconfig_path.exists():
+            return
+        from kubeedge.client import kubeconfig
+        from kubeedge.client.rest import APIClient
+        from kubeedge.controllers.namespacedefaults import NamespaceDefaults
+        from kubeedge.controllers.runtime import ControllerManager
+
+        access = kubeconfig.load(kubeconfig_path)
+        # Reach this very process, whatever port it ended up on.
+        access.server = f"https://127.0.0.1:{self.port}"
+        ca_pem = (config.path(config.pki_dir) / "ca.crt").read_text()
+        client = APIClient(access)
+        self.controllers = ControllerManager(client, [NamespaceDefaults(client, ca_pem)])
+        await self.controllers.start()
 
     async def stop(self) -> None:
         self.ready = False
+        if self.controllers is not None:
+            await self.controllers.stop()
         self.handlers.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -164,7 +242,7 @@ class APIServer:
         for name in STANDARD_NAMESPACES:
             await self._ensure(ns_type, {"apiVersion": "v1", "kind": "Namespace",
                                          "metadata": {"name": name}})
-        for obj in bootstrap_policy():
+        for obj in [*bootstrap_policy(), *CONTROLLER_POLICY]:
             group, version = obj["apiVersion"].split("/")
             rt = self.registry.by_kind(group, version, obj["kind"])
             assert rt is not None
@@ -268,8 +346,24 @@ class APIServer:
                                          {})
             if not rt.persisted:
                 return await reviews.serve(self, request, info, rt, user)
+            if rt.plural == "serviceaccounts" and info.subresource == "token" and not rt.crd:
+                return await self._token_request(request, info)
             return await self.handlers.serve(request, info, rt)
         return self._non_resource(request, path)
+
+    async def _token_request(self, request: web.Request, info: RequestInfo) -> web.Response:
+        if info.verb != "create":
+            raise errors.method_not_allowed(
+                "the server does not allow this method on serviceaccounts/token")
+        if self.token_issuer is None:
+            raise errors.service_unavailable("service account tokens are not configured: the "
+                                             "API server has no service account key")
+        body = decode_body(await request.read(), media_type(request), "TokenRequest")
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a TokenRequest object")
+        answer = await token_request(self.token_issuer, self.objects, self.registry,
+                                     info.namespace, info.name, body)
+        return json_response(answer, status=201)
 
     def _public(self, path: str) -> web.StreamResponse:
         if path.startswith("/version"):

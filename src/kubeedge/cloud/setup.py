@@ -26,12 +26,18 @@ from pathlib import Path
 import msgspec
 
 from kubeedge.client import kubeconfig
-from kubeedge.cloud.certs.authority import CertificateAuthority, write_pem_pair
+from kubeedge.cloud.certs.authority import (
+    CertificateAuthority,
+    generate_private_key,
+    key_pem,
+    write_pem_pair,
+)
 from kubeedge.config.apiserver import APIServerConfig, dump_config
 from kubeedge.durable import atomic_write
 
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "system:masters"
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 
 
 @dataclass(frozen=True)
@@ -106,19 +112,30 @@ def write_pki(layout: Layout, advertise_address: str, extra_sans: list[str],
     admin = ca.issue_client_cert(ADMIN_USER, organizations=[ADMIN_GROUP])
     write_pem_pair(admin.certificate, admin.private_key, layout.pki / "admin.crt",
                    layout.pki / "admin.key")
+    controller = ca.issue_client_cert(CONTROLLER_MANAGER_USER)
+    write_pem_pair(controller.certificate, controller.private_key,
+                   layout.pki / "controller-manager.crt", layout.pki / "controller-manager.key")
     token_file = layout.pki / "tokens.csv"
     if not token_file.exists():
         atomic_write(token_file, b"", 0o600)
+    sa_key = layout.pki / "sa.key"
+    if not sa_key.exists():
+        # Signs service account tokens; kept across restarts so issued tokens stay valid.
+        atomic_write(sa_key, key_pem(generate_private_key("ec")), 0o600)
 
 
-def write_admin_kubeconfig(layout: Layout, server: str) -> None:
+def write_kubeconfigs(layout: Layout, server: str) -> None:
+    """The admin's kubeconfig, and the in-process controllers' own."""
     pki = layout.pki
-    config = kubeconfig.render(
-        server, (pki / "ca.crt").read_bytes(), user=ADMIN_USER,
-        client_cert_pem=(pki / "admin.crt").read_bytes(),
-        client_key_pem=(pki / "admin.key").read_bytes(),
-    )
-    kubeconfig.write(layout.admin_kubeconfig, config)
+    for user, stem, path in ((ADMIN_USER, "admin", layout.admin_kubeconfig),
+                             (CONTROLLER_MANAGER_USER, "controller-manager",
+                              layout.etc / "controller-manager.kubeconfig")):
+        config = kubeconfig.render(
+            server, (pki / "ca.crt").read_bytes(), user=user,
+            client_cert_pem=(pki / f"{stem}.crt").read_bytes(),
+            client_key_pem=(pki / f"{stem}.key").read_bytes(),
+        )
+        kubeconfig.write(path, config)
 
 
 def server_url(address: str, port: int) -> str:
@@ -190,7 +207,7 @@ def prepare(config: APIServerConfig, extra_sans: list[str]) -> Layout:
         directory.mkdir(parents=True, exist_ok=True)
     os.chmod(layout.pki, 0o700)
     write_pki(layout, config.advertise_address, extra_sans, config.bind_address)
-    write_admin_kubeconfig(layout, server_url(config.advertise_address, config.port))
+    write_kubeconfigs(layout, server_url(config.advertise_address, config.port))
     atomic_write(layout.apiserver_config, dump_config(config).encode(), 0o600)
     return layout
 

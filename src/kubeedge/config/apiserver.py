@@ -49,6 +49,19 @@ class APIServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # kube-apiserver's --max-request-body-bytes default is 3 MiB plus overhead.
     max_request_body_bytes: int = 3 * 1024 * 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Service account tokens (kube-apiserver's --service-account-* flags).
+    service_account_key_file: str = "etc/kubeedge/pki/sa.key"
+    service_account_issuer: str = "https://kubernetes.default.svc.cluster.local"
+    # Audiences the API server accepts; empty means [service_account_issuer].
+    api_audiences: list[str] = msgspec.field(default_factory=list)
+    # kube refuses TokenRequests shorter than 10 minutes; 0 means no upper bound.
+    service_account_min_token_seconds: int = 600
+    service_account_max_token_seconds: int = 0
+    # In-process controllers that keep every namespace's `default` ServiceAccount and
+    # `kube-root-ca.crt` ConfigMap (kube-controller-manager's, until the controller
+    # manager runs in cloudcore).
+    namespace_controllers: bool = True
+    controller_kubeconfig: str = "etc/kubeedge/controller-manager.kubeconfig"
 
     def path(self, relative: str) -> Path:
         """A path under the root (absolute paths are taken as they are)."""

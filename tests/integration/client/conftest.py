@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
-from tests.fixtures.cluster import Cloud
+from tests.fixtures.cluster import Cloud, start_cloud
 
 NAMESPACES = Resource.of("v1", "namespaces")
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """These tests count every object in their namespaces, so the namespace defaults
+    controller (kube-root-ca.crt, the default account; tested on its own) is off."""
+    c = start_cloud(tmp_path_factory.mktemp("client"))
+    try:
+        c.restart_with(namespace_controllers=False)
+        yield c
+    finally:
+        c.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,112 @@
+"""The loop every controller shares: informers feed keys into a rate-limited work
+queue; workers reconcile one key at a time; a failed reconcile is retried with
+back-off (STYLE.md: read the world, decide, then write).
+
+Controllers talk to the API only through `client/` (ARCHITECTURE.md rule 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kubeedge.client.errors import APIError
+from kubeedge.client.informer import Informer
+from kubeedge.client.rest import APIClient
+from kubeedge.client.workqueue import RateLimitingQueue
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    """Subclasses set `name`, build their informers in `setup()`, and implement
+    `reconcile(key)`. Keys are whatever the subclass enqueues (usually a namespace or a
+    `namespace/name`)."""
+
+    name = "controller"
+    workers = 1
+
+    def __init__(self, client: APIClient) -> None:
+        self.client = client
+        self.queue: RateLimitingQueue[str] = RateLimitingQueue(name=self.name)
+        self.informers: list[Informer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def informer(self, *args: Any, **kwargs: Any) -> Informer:
+        informer = Informer(self.client, *args, **kwargs)
+        self.informers.append(informer)
+        return informer
+
+    def enqueue_by(self, key_of: Callable[[dict[str, Any]], str | None]
+                   ) -> dict[str, Callable[..., None]]:
+        """Handlers that enqueue `key_of(obj)` on add, update and delete."""
+
+        def add(obj: dict[str, Any]) -> None:
+            key = key_of(obj)
+            if key:
+                self.queue.add(key)
+
+        return {"on_add": add, "on_update": lambda _old, new: add(new), "on_delete": add}
+
+    def setup(self) -> None:
+        raise NotImplementedError
+
+    async def reconcile(self, key: str) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self.setup()
+        for informer in self.informers:
+            informer.start()
+        for informer in self.informers:
+            await informer.wait_synced()
+        self._tasks = [asyncio.create_task(self._work(), name=f"{self.name} worker")
+                       for _ in range(self.workers)]
+
+    async def stop(self) -> None:
+        self.queue.shutdown()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for informer in self.informers:
+            await informer.stop()
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            if key is None:
+                return
+            try:
+                await self.reconcile(key)
+            except (APIError, ConnectionError, TimeoutError) as exc:
+                log.warning("%s: reconciling %s failed, will retry: %s", self.name, key, exc)
+                self.queue.add_rate_limited(key)
+            except Exception:
+                log.exception("%s: reconciling %s failed, will retry", self.name, key)
+                self.queue.add_rate_limited(key)
+            else:
+                self.queue.forget(key)
+            finally:
+                self.queue.done(key)
+
+
+class ControllerManager:
+    """Runs a set of controllers on one client; stops them together."""
+
+    def __init__(self, client: APIClient, controllers: Iterable[Controller]) -> None:
+        self.client = client
+        self.controllers = list(controllers)
+
+    async def start(self) -> None:
+        for controller in self.controllers:
+            await controller.start()
+
+    async def stop(self) -> None:
+        for controller in reversed(self.controllers):
+            await controller.stop()
+        await self.client.close()
