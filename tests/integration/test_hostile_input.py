@@ -165,3 +165,70 @@ def test_bad_requests_get_the_right_status(api: Client, method: str, path: str,
     status, answer = api.request(method, path, data=body, content_type=content_type)
     assert status == code, answer
     assert answer["kind"] == "Status" and answer["code"] == code
+
+
+PATCH_OPS = st.lists(st.fixed_dictionaries(
+    {"op": st.sampled_from(["add", "remove", "replace", "move", "copy", "test", "bogus"]),
+     "path": st.sampled_from(["/data/a", "/metadata/labels/x", "/metadata", "/", "",
+                              "/data/-", "/nope/deeper", "/metadata/finalizers/0",
+                              "/metadata/resourceVersion", "~1bad"])},
+    optional={"value": JSON_VALUES, "from": st.sampled_from(["/data/a", "/metadata/name"])}),
+    max_size=4)
+
+
+@pytest.fixture(scope="module")
+def target(api: Client) -> str:
+    status, _ = api.request("POST", "/api/v1/namespaces/default/configmaps",
+                            data=json.dumps({"metadata": {"name": "patch-target"},
+                                             "data": {"a": "1"}}).encode())
+    assert status in (201, 409)
+    return "/api/v1/namespaces/default/configmaps/patch-target"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=JSON_VALUES, content_type=st.sampled_from([
+    "application/merge-patch+json", "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml"]))
+def test_random_merge_and_apply_patches(api: Client, target: str, body: Any,
+                                        content_type: str) -> None:
+    path = target + ("?fieldManager=fuzz" if content_type.startswith("application/apply")
+                     else "")
+    status, answer = api.request("PATCH", path, data=json.dumps(body).encode(),
+                                 content_type=content_type)
+    _assert_client_error_or_success(status, answer)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ops=PATCH_OPS)
+def test_random_json_patches(api: Client, target: str, ops: list[dict]) -> None:
+    status, answer = api.request("PATCH", target, data=json.dumps(ops).encode(),
+                                 content_type="application/json-patch+json")
+    _assert_client_error_or_success(status, answer)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=st.text(max_size=70), rv=st.one_of(st.none(), st.text(max_size=12)))
+def test_random_names_and_resource_versions(api: Client, name: str, rv: str | None) -> None:
+    body: dict[str, Any] = {"metadata": {"name": name}}
+    if rv is not None:
+        body["metadata"]["resourceVersion"] = rv
+    status, answer = api.request("POST", "/api/v1/namespaces/default/configmaps",
+                                 data=json.dumps(body).encode())
+    _assert_client_error_or_success(status, answer)
+    status, answer = api.request("PUT", "/api/v1/namespaces/default/configmaps/patch-target",
+                                 data=json.dumps({"metadata": {"name": "patch-target",
+                                                               "resourceVersion": rv},
+                                                  "data": {"a": "2"}}).encode())
+    _assert_client_error_or_success(status, answer)
+
+
+def test_store_is_consistent_after_fuzzing(api: Client) -> None:
+    """Every object lists the same as it reads, and the list's revision covers all."""
+    status, listing = api.request("GET", "/api/v1/namespaces/default/configmaps")
+    assert status == 200
+    top = int(listing["metadata"]["resourceVersion"])
+    for item in listing["items"]:
+        assert int(item["metadata"]["resourceVersion"]) <= top
+        status, one = api.request(
+            "GET", f"/api/v1/namespaces/default/configmaps/{item['metadata']['name']}")
+        assert status == 200 and one == item
