@@ -14,6 +14,7 @@ import copy
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ import yaml
 from aiohttp import web
 from multidict import MultiDict
 
-from kubeedge.api import errors, meta
+from kubeedge.api import errors, managedfields, meta
 from kubeedge.api.protobuf import decode_request
 from kubeedge.api.registry import Registry, ResourceType
 from kubeedge.api.selectors import LabelSelector
@@ -132,6 +133,31 @@ def check_acceptable(request: web.Request) -> None:
     raise errors.not_acceptable(
         f"only the following media types are accepted: {JSON}, application/yaml"
     )
+
+
+@dataclass
+class Ownership:
+    """Whom a write is recorded for in managedFields (specs/k8s-api.md §4): an Update
+    entry of `manager` for `subresource`, unless an apply already computed `applied`."""
+
+    manager: str
+    subresource: str = ""
+    applied: list[dict[str, Any]] | None = None
+
+
+def field_manager(opts: WriteOptions, request: web.Request | None) -> str:
+    """`?fieldManager=`, else the User-Agent's program name as kube derives it; the
+    server's own writes are kube-apiserver's."""
+    if opts.field_manager:
+        return opts.field_manager
+    if request is None:
+        return "kube-apiserver"
+    agent = managedfields.manager_from_user_agent(request.headers.get("User-Agent", ""))
+    return agent or "unknown"
+
+
+def _now() -> str:
+    return meta.rfc3339(meta.now())
 
 
 # Admission: (request, request info, new object, old object or None) → raises a
@@ -490,9 +516,11 @@ class ResourceHandlers:
     async def create_object(
         self, rt: ResourceType, namespace: str, body: dict[str, Any], opts: WriteOptions,
         warnings: list[str], origin: tuple[web.Request, RequestInfo] | None = None,
+        applied: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Create `body`; `origin` is the request it came from (None for the server's own
-        bootstrap writes, which skip admission)."""
+        bootstrap writes, which skip admission). `applied` are the managedFields of a
+        server-side apply that creates; otherwise the creator gets an Update entry."""
         self._check_type(body, rt)
         if rt.crd:
             crd = self.schemas.crds.crd_for(rt)
@@ -519,6 +547,17 @@ class ResourceHandlers:
             md["name"] = meta.generated_name(str(md["generateName"]))
         strategy.prepare_create(rt, body)
         self.schemas.default(rt, body, create=True)
+        # After defaulting, before server-assigned values (cluster IPs): kube's field
+        # manager sees the decoded, defaulted object (specs/k8s-api.md §4).
+        if applied is not None:
+            if applied:
+                md["managedFields"] = applied
+            else:
+                md.pop("managedFields", None)
+        else:
+            manager = field_manager(opts, origin[0] if origin is not None else None)
+            self.schemas.record_update(rt, None, body, manager=manager, subresource="",
+                                       now=_now())
         self.schemas.validate(rt, body, None)
         if origin is not None and self.admit is not None:
             self.admit(origin[0], origin[1], body, None)
@@ -569,7 +608,8 @@ class ResourceHandlers:
                 raise errors.conflict(rt.plural, info.name, rt.group)
             return copy.deepcopy(body)
 
-        obj = await self._write(rt, info, mutate, opts, request)
+        owner = Ownership(field_manager(opts, request), info.subresource)
+        obj = await self._write(rt, info, mutate, opts, request, owner)
         return json_response(obj, headers=self._warning_headers(warnings))
 
     async def patch(self, request: web.Request, info: RequestInfo,
@@ -599,23 +639,37 @@ class ResourceHandlers:
         elif not isinstance(patch_body, dict):
             raise errors.bad_request("a merge patch must be a JSON object")
 
+        owner = Ownership(field_manager(opts, request), info.subresource)
         if content_type == APPLY_PATCH:
+            self._check_applied(rt, patch_body)
             existing = await self.objects.find(rt, info.namespace, info.name)
             if existing is None and not info.subresource:
-                body = copy.deepcopy(patch_body)
-                body.setdefault("metadata", {})
-                if body["metadata"].get("name") not in (None, info.name):
+                md = patch_body.get("metadata")
+                if md is not None and not isinstance(md, dict):
+                    raise errors.bad_request("metadata must be an object")
+                if (md or {}).get("name") not in (None, info.name):
                     raise errors.bad_request(
-                        f"the name of the object ({body['metadata']['name']}) does not match "
+                        f"the name of the object ({md['name']}) does not match "
                         f"the name on the URL ({info.name})"
                     )
-                body["metadata"]["name"] = info.name
+                created = self.schemas.server_side_apply(
+                    rt, None, patch_body, manager=owner.manager, force=opts.force,
+                    subresource="", now=_now())
+                body = created.obj
+                body.setdefault("metadata", {})["name"] = info.name
                 obj = await self.create_object(rt, info.namespace, body, opts, warnings,
-                                               (request, info))
+                                               (request, info), created.managed_fields)
                 return json_response(obj, status=201, headers=self._warning_headers(warnings))
 
         async def mutate(current: dict[str, Any]) -> dict[str, Any]:
-            result = self.schemas.apply_patch(rt, content_type, current, patch_body)
+            if content_type == APPLY_PATCH:
+                applied = self.schemas.server_side_apply(
+                    rt, current, patch_body, manager=owner.manager, force=opts.force,
+                    subresource=info.subresource, now=_now())
+                owner.applied = applied.managed_fields
+                result = applied.obj
+            else:
+                result = self.schemas.apply_patch(rt, content_type, current, patch_body)
             wanted = (result.get("metadata") or {}).get("resourceVersion")
             if wanted is not None and str(wanted) != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.plural, info.name, rt.group)
@@ -632,8 +686,23 @@ class ResourceHandlers:
             self.schemas.check_fields(rt, result, opts.field_validation, warnings)
             return result
 
-        obj = await self._write(rt, info, mutate, opts, request)
+        obj = await self._write(rt, info, mutate, opts, request, owner)
         return json_response(obj, headers=self._warning_headers(warnings))
+
+    @staticmethod
+    def _check_applied(rt: ResourceType, config: dict[str, Any]) -> None:
+        """An applied configuration names its type and carries no managedFields (kube's
+        versionCheck and structuredMerge managers)."""
+        api_version = config.get("apiVersion")
+        kind = config.get("kind")
+        if api_version != rt.group_version or kind != rt.kind:
+            group, _, version = (api_version if isinstance(api_version, str)
+                                 else "").rpartition("/")
+            kind_text = kind if isinstance(kind, str) else ""
+            raise errors.bad_request(f"invalid object type: {group}/{version}, Kind={kind_text}")
+        md = config.get("metadata")
+        if isinstance(md, dict) and md.get("managedFields") is not None:
+            raise errors.bad_request("metadata.managedFields must be nil")
 
     async def _write(
         self,
@@ -642,9 +711,11 @@ class ResourceHandlers:
         produce: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
         opts: WriteOptions,
         request: web.Request | None = None,
+        owner: Ownership | None = None,
     ) -> dict[str, Any]:
         """The shared update path: produce the new object from the current one, apply the
-        kind's update rules, validate, and store it guarded by the read revision."""
+        kind's update rules, record field ownership for `owner`, validate, and store it
+        guarded by the read revision."""
         ips = IPChange()
         is_service = rt.kind == "Service" and not rt.crd
 
@@ -654,6 +725,8 @@ class ResourceHandlers:
             new = strategy.prepare_update(rt, new, old, info.subresource)
             strategy.forbid_new_finalizers_while_deleting(new, old)
             self.schemas.default(rt, new, create=False)
+            if owner is not None:
+                self._record(rt, old, new, owner)
             self.schemas.validate(rt, new, old)
             if request is not None and self.admit is not None:
                 self.admit(request, info, new, old)
@@ -682,6 +755,17 @@ class ResourceHandlers:
         elif new is not old and self.on_stored is not None:
             await self.on_stored(rt, new)
         return new
+
+    def _record(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any],
+                owner: Ownership) -> None:
+        md = new.setdefault("metadata", {})
+        if owner.applied is None:
+            self.schemas.record_update(rt, old, new, manager=owner.manager,
+                                       subresource=owner.subresource, now=_now())
+        elif owner.applied:
+            md["managedFields"] = owner.applied
+        else:
+            md.pop("managedFields", None)
 
     async def _remove_when_ready(self, rt: ResourceType, namespace: str, name: str,
                                  obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -848,7 +932,8 @@ class ResourceHandlers:
             _set_path(new, paths[0], replicas)
             return new
 
-        obj = await self._write(rt, status_info, produce, opts, request)
+        owner = Ownership(field_manager(opts, request), "scale")
+        obj = await self._write(rt, status_info, produce, opts, request, owner)
         return json_response(_scale_of(obj, paths))
 
     async def bind(self, request: web.Request, info: RequestInfo,

@@ -1,15 +1,16 @@
 """What an object of each kind may contain and how it is completed and checked.
 
 One place joins the schema layer (`api.schema`: known fields for strict decoding, CRD
-structural schemas), API defaulting (`api.defaults`), validation (`api.validation`) and
-the patch algorithms (`api.patch`) for a given ResourceType, whether built in or custom.
+structural schemas), API defaulting (`api.defaults`), validation (`api.validation`),
+the patch algorithms (`api.patch`) and field ownership (`api.managedfields`) for a
+given ResourceType, whether built in or custom.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kubeedge.api import errors, meta
+from kubeedge.api import errors, managedfields, meta
 from kubeedge.api.defaults import apply_defaults
 from kubeedge.api.patch import apply_patch, json_merge_patch, strategic_merge_patch
 from kubeedge.api.registry import Registry, ResourceType
@@ -38,6 +39,7 @@ class ObjectSchemas:
         # (CRD name, version) → (CRD resourceVersion, schema): one entry per served
         # version, replaced when the CRD changes.
         self._cr_schemas: dict[tuple[str, str], tuple[str, CRSchema | None]] = {}
+        self._cr_shapes: dict[tuple[str, str], tuple[str, managedfields.Shape]] = {}
 
     # -- custom resource schemas ---------------------------------------------------
 
@@ -128,8 +130,8 @@ class ObjectSchemas:
     def apply_patch(self, rt: ResourceType, content_type: str, current: dict[str, Any],
                     patch: Any) -> dict[str, Any]:
         if content_type == APPLY_PATCH:
-            # Server-side apply, minimum form: merge the applied configuration by the
-            # kind's strategy (specs/k8s-api.md §4). Field ownership comes later.
+            # Without field ownership (server_side_apply does it with): a merge by the
+            # kind's strategy (specs/k8s-api.md §4, minimum viable server).
             if rt.strategic_merge:
                 return strategic_merge_patch(current, patch, rt.kind)
             return json_merge_patch(current, patch)
@@ -139,6 +141,83 @@ class ObjectSchemas:
     def apply_generic_patch(self, content_type: str, obj: dict[str, Any],
                             patch: Any) -> dict[str, Any]:
         return apply_patch(content_type, obj, patch, "Scale")
+
+    # -- field ownership (server-side apply) -------------------------------------------
+
+    def field_shape(self, rt: ResourceType) -> managedfields.Shape:
+        """The list types, map keys and struct fields managedFields are computed with."""
+        if not rt.crd:
+            return managedfields.builtin_shape(
+                builtin_schema_name(rt.group, rt.version, rt.kind))
+        crd = self.crds.crd_for(rt)
+        key = (rt.crd or "", rt.version)
+        revision = (crd or {}).get("metadata", {}).get("resourceVersion", "")
+        cached = self._cr_shapes.get(key)
+        if cached is None or cached[0] != revision:
+            schema = (version_spec(crd or {}, rt.version).get("schema") or {}).get(
+                "openAPIV3Schema")
+            cached = (revision, managedfields.custom_resource_shape(
+                schema if isinstance(schema, dict) else None))
+            self._cr_shapes[key] = cached
+        return cached[1]
+
+    @staticmethod
+    def reset_fields(rt: ResourceType, subresource: str) -> managedfields.FieldSet:
+        """Fields an endpoint resets, so nobody owns them through it: status on the main
+        resource of a kind with a status subresource, the rest on /status (kube's
+        ResetFieldsStrategy)."""
+        if subresource == "status":
+            return frozenset({("f:spec",), ("f:metadata",)})
+        if rt.has_status():
+            return frozenset({("f:status",)})
+        return frozenset()
+
+    def server_side_apply(
+        self, rt: ResourceType, live: dict[str, Any] | None, config: dict[str, Any], *,
+        manager: str, force: bool, subresource: str, now: str,
+    ) -> managedfields.Applied:
+        """Merge an applied configuration with field ownership (specs/k8s-api.md §4):
+        409 Conflict for fields other managers own unless `force`, 400 for a
+        configuration the schema cannot place."""
+        try:
+            return managedfields.apply(
+                live, config, manager=manager, api_version=rt.group_version,
+                shape=self.field_shape(rt), now=now, force=force, subresource=subresource,
+                ignored=self.reset_fields(rt, subresource),
+            )
+        except managedfields.ApplyConflict as conflict:
+            raise managedfields.conflict_error(conflict) from None
+        except managedfields.FieldPathError as exc:
+            # kube 1.32 answers 500 here (kubernetes#122480); a client error is a 400.
+            md = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+            gvk = f"{rt.group}/{rt.version}, Kind={rt.kind}"
+            raise errors.bad_request(
+                f"failed to create typed patch object ({md.get('namespace') or ''}/"
+                f"{md.get('name') or ''}; {gvk}): {exc}") from None
+        except RecursionError:
+            raise errors.bad_request("the apply configuration is nested too deeply") from None
+
+    def record_update(
+        self, rt: ResourceType, live: dict[str, Any] | None, new: dict[str, Any], *,
+        manager: str, subresource: str, now: str,
+    ) -> None:
+        """Set `new`'s managedFields for a non-apply write by `manager`. Never fails: an
+        object the schema cannot place keeps the live entries, as kube's
+        UpdateNoErrors does."""
+        try:
+            entries = managedfields.update(
+                live, new, manager=manager, api_version=rt.group_version,
+                shape=self.field_shape(rt), now=now, subresource=subresource,
+                ignored=self.reset_fields(rt, subresource),
+            )
+        except (managedfields.FieldPathError, RecursionError):
+            kept = (live or {}).get("metadata", {}).get("managedFields")
+            entries = kept if isinstance(kept, list) else []
+        md = new.setdefault("metadata", {})
+        if entries:
+            md["managedFields"] = entries
+        else:
+            md.pop("managedFields", None)
 
     # -- scale -------------------------------------------------------------------------
 
