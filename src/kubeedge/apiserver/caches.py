@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from kubeedge.api import errors, meta
@@ -86,6 +86,22 @@ class ResourceCache:
         if namespace is None:
             return list(self.items.values())
         return [o for (ns, _), o in self.items.items() if ns == namespace]
+
+
+class ByName(Mapping[str, dict[str, Any]]):
+    """A cluster-scoped cache read by name."""
+
+    def __init__(self, cache: ResourceCache) -> None:
+        self.cache = cache
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return self.cache.items[("", name)]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for _, name in self.cache.items)
+
+    def __len__(self) -> int:
+        return len(self.cache.items)
 
 
 class RBACCache:

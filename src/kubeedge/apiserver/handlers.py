@@ -13,7 +13,7 @@ import contextlib
 import copy
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,8 @@ TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 # A larger limit means "everything" in practice; the cap keeps it within storage's
 # integer range.
 MAX_LIST_LIMIT = 2**31 - 1
+# Events one watch may hold for a slow client before it stops reading the store.
+MAX_PENDING_EVENTS = 1000
 # How often an idle watch checks that its client is still connected.
 CLIENT_CHECK_SECONDS = 5.0
 
@@ -180,6 +182,7 @@ class ResourceHandlers:
         bookmark_interval: float,
         on_stored: Callable[[ResourceType, dict[str, Any]], Awaitable[None]] | None = None,
         admit: Admission | None = None,
+        namespaces: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self.objects = objects
         self.registry = registry
@@ -189,12 +192,17 @@ class ResourceHandlers:
         self.min_request_timeout = min_request_timeout
         self.bookmark_interval = bookmark_interval
         self._stopping = asyncio.Event()
+        # One per open watch, so stop() can wake them all at once.
+        self._wakeups: set[asyncio.Event] = set()
         self.on_stored = on_stored
         self.admit = admit
+        self.namespaces = namespaces
 
     def stop(self) -> None:
         """End open watches (they close cleanly, as on a server restart)."""
         self._stopping.set()
+        for wakeup in self._wakeups:
+            wakeup.set()
 
     # -- dispatch -------------------------------------------------------------------
 
@@ -363,61 +371,77 @@ class ResourceHandlers:
         await response.prepare(request)
         headers_sent = False
 
-        async def send(event_type: str, obj: dict[str, Any]) -> None:
+        def line(event_type: str, obj: dict[str, Any]) -> bytes:
             nonlocal headers_sent
             if as_table and event_type not in ("BOOKMARK", "ERROR"):
                 obj = self.tables.render(rt, [obj], include_object, with_headers=not headers_sent)
                 headers_sent = True
-            await response.write(orjson.dumps({"type": event_type, "object": obj}) + b"\n")
+            return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
 
-        last_revision = start - 1
-        for item in initial_items:
-            await send("ADDED", item)
+        # A pump task turns changes into lines; this handler writes whatever has piled
+        # up in one go, so a burst of events costs one TLS record, not one per event.
+        pending: list[bytes] = [line("ADDED", item) for item in initial_items]
         if initial and send_initial is not None and bookmarks:
-            await send("BOOKMARK", self._bookmark(rt, last_revision, initial_end=True))
+            pending.append(line("BOOKMARK", self._bookmark(rt, start - 1, initial_end=True)))
+        wakeup = asyncio.Event()
+        drained = asyncio.Event()
+        last_revision = start - 1
+        ended = False
+
+        async def pump() -> None:
+            nonlocal last_revision, ended
+            try:
+                async for change in changes:
+                    last_revision = change.revision
+                    event = self._filtered(change, matcher)
+                    if event is not None:
+                        pending.append(line(*event))
+                        wakeup.set()
+                        # A client reading slower than changes arrive holds the stream
+                        # back here, rather than growing this watcher without bound.
+                        while len(pending) >= MAX_PENDING_EVENTS:
+                            drained.clear()
+                            await drained.wait()
+            except errors.StatusError as exc:
+                pending.append(line("ERROR", exc.to_status()))
+            finally:
+                ended = True
+                wakeup.set()
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         next_bookmark = loop.time() + self.bookmark_interval
-        # One pending read of the change stream lives across wake-ups: cancelling it
-        # would finalize the stream's generator and end the watch early.
-        pending: asyncio.Future[Change] | None = None
-        stopping = asyncio.ensure_future(self._stopping.wait())
+        pump_task = asyncio.create_task(pump())
+        self._wakeups.add(wakeup)
         try:
-            while not self._stopping.is_set():
+            while True:
+                if pending:
+                    batch = b"".join(pending)
+                    pending.clear()
+                    drained.set()
+                    await response.write(batch)
                 now = loop.time()
-                if now >= deadline or _client_gone(request):
+                if ended or self._stopping.is_set() or now >= deadline or _client_gone(request):
                     break
                 if bookmarks and now >= next_bookmark:
-                    await send("BOOKMARK", self._bookmark(rt, last_revision))
+                    await response.write(line("BOOKMARK", self._bookmark(rt, last_revision)))
                     next_bookmark = now + self.bookmark_interval
+                if pending:
+                    continue
+                wakeup.clear()
                 wake = min(deadline, next_bookmark if bookmarks else deadline,
                            now + CLIENT_CHECK_SECONDS)
-                if pending is None:
-                    pending = asyncio.ensure_future(changes.__anext__())
-                done, _ = await asyncio.wait({pending, stopping}, timeout=max(0.0, wake - now),
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if pending not in done:
-                    continue
-                finished, pending = pending, None
+                timer = loop.call_later(max(0.0, wake - now), wakeup.set)
                 try:
-                    change = finished.result()
-                except StopAsyncIteration:
-                    break
-                except errors.StatusError as exc:
-                    await send("ERROR", exc.to_status())
-                    break
-                last_revision = change.revision
-                event = self._filtered(change, matcher)
-                if event is not None:
-                    await send(*event)
+                    await wakeup.wait()
+                finally:
+                    timer.cancel()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            stopping.cancel()
-            if pending is not None:
-                pending.cancel()
-                await asyncio.gather(pending, return_exceptions=True)
+            self._wakeups.discard(wakeup)
+            pump_task.cancel()
+            await asyncio.gather(pump_task, return_exceptions=True)
             await changes.aclose()  # type: ignore[attr-defined]
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
@@ -488,9 +512,13 @@ class ResourceHandlers:
             raise errors.bad_request("metadata must be an object")
 
     async def _require_namespace(self, namespace: str, creating: bool) -> None:
-        ns_type = self.registry.lookup("", "v1", "namespaces")
-        assert ns_type is not None
-        ns = await self.objects.find(ns_type, "", namespace)
+        # NamespaceLifecycle reads its informer first and storage only on a miss (a
+        # namespace created a moment ago), as kube's admission plugin does.
+        ns = self.namespaces.get(namespace) if self.namespaces is not None else None
+        if ns is None:
+            ns_type = self.registry.lookup("", "v1", "namespaces")
+            assert ns_type is not None
+            ns = await self.objects.find(ns_type, "", namespace)
         if ns is None:
             raise errors.not_found("namespaces", namespace)
         if creating and meta.is_terminating(ns):
@@ -670,11 +698,11 @@ class ResourceHandlers:
                 result = applied.obj
             else:
                 result = self.schemas.apply_patch(rt, content_type, current, patch_body)
-            wanted = (result.get("metadata") or {}).get("resourceVersion")
+            if not isinstance(result, dict) or not isinstance(result.get("metadata"), dict):
+                raise errors.bad_request("metadata must be an object")
+            wanted = result["metadata"].get("resourceVersion")
             if wanted is not None and str(wanted) != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.plural, info.name, rt.group)
-            if not isinstance(result.get("metadata"), dict):
-                raise errors.bad_request("metadata must be an object")
             result["metadata"]["name"] = info.name
             if rt.namespaced:
                 result["metadata"]["namespace"] = info.namespace

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import ssl
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from kubeedge.apiserver.authz.chain import (
 from kubeedge.apiserver.authz.node import NodeAuthorizer
 from kubeedge.apiserver.authz.rbac import RBACAuthorizer
 from kubeedge.apiserver.authz.types import RequestAttributes, UserInfo
-from kubeedge.apiserver.caches import PodsByNode, RBACCache
+from kubeedge.apiserver.caches import ByName, PodsByNode, RBACCache, ResourceCache
 from kubeedge.apiserver.crds import CRDController
 from kubeedge.apiserver.discovery import AGGREGATED_CONTENT_TYPE, Discovery, wants_aggregated
 from kubeedge.apiserver.handlers import (
@@ -110,6 +111,7 @@ class APIServer:
         self.objects = ObjectStore(self.store, self.registry, "/registry",
                                    max_object_bytes=config.max_request_body_bytes)
         self.allocator = ServiceIPAllocator(config.service_cluster_ip_range)
+        self.namespace_cache = ResourceCache(self.objects, self._type("", "v1", "namespaces"))
         self.crds = CRDController(self.objects, self.registry, self._delete_object)
         self.schemas = ObjectSchemas(self.registry, self.crds)
         self.tables = TableRenderer(self.crds.crds.get)
@@ -119,6 +121,7 @@ class APIServer:
             min_request_timeout=config.min_request_timeout_seconds,
             bookmark_interval=config.bookmark_interval_seconds,
             on_stored=self._on_stored, admit=self._admit,
+            namespaces=ByName(self.namespace_cache),
         )
         self.discovery = Discovery(
             self.registry, f"{config.advertise_address}:{config.port}"
@@ -159,7 +162,7 @@ class APIServer:
         self._start_token_issuer()
         await self.store.start()
         await self.crds.start()
-        for cache in [*self.rbac_cache.caches, self.pods_by_node.cache]:
+        for cache in [*self.rbac_cache.caches, self.pods_by_node.cache, self.namespace_cache]:
             await cache.start()
         await self._bootstrap()
         await self.compactor.start()
@@ -223,7 +226,7 @@ class APIServer:
             await self._runner.cleanup()
         await self.compactor.stop()
         await self.crds.stop()
-        for cache in [*self.rbac_cache.caches, self.pods_by_node.cache]:
+        for cache in [*self.rbac_cache.caches, self.pods_by_node.cache, self.namespace_cache]:
             await cache.stop()
         await self.store.close()
 
@@ -298,6 +301,8 @@ class APIServer:
             caches = [c for c in self.rbac_cache.caches if c.rt.plural == rt.plural]
         elif rt.kind == "Pod" and not rt.crd:
             caches = [self.pods_by_node.cache]
+        elif rt.kind == "Namespace" and not rt.crd:
+            caches = [self.namespace_cache]
         for cache in caches:
             try:
                 await asyncio.wait_for(cache.wait_for(revision), CACHE_CATCH_UP_SECONDS)
@@ -483,9 +488,18 @@ class APIServer:
             raise forbidden_error(attrs, decision.reason)
 
 
+# The server keeps every cached object (pods by node, RBAC, namespaces) as Python
+# objects; with the default gen-0 threshold (700) each young collection walks far more
+# than it frees. A larger threshold, and freezing what start-up loaded, keep the
+# collector's share of request time small (docs/benchmarks.md, "garbage collector").
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 async def serve_forever(config: APIServerConfig) -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
     server = APIServer(config)
     await server.start()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     import signal
