@@ -57,6 +57,9 @@ TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 # A larger limit means "everything" in practice; the cap keeps it within storage's
 # integer range.
 MAX_LIST_LIMIT = 2**31 - 1
+# Answers larger than this are streamed, in chunks of STREAM_CHUNK_BYTES.
+STREAM_THRESHOLD_BYTES = 256 * 1024
+STREAM_CHUNK_BYTES = 256 * 1024
 # Events one watch may hold for a slow client before it stops reading the store.
 MAX_PENDING_EVENTS = 1000
 # How often an idle watch checks that its client is still connected.
@@ -74,6 +77,24 @@ def json_response(data: Any, status: int = 200, content_type: str = JSON,
         body=orjson.dumps(data), status=status,
         headers={"Content-Type": content_type, **(headers or {})},
     )
+
+
+async def stream_json(request: web.Request, data: Any,
+                      content_type: str = JSON) -> web.StreamResponse:
+    """A large answer (a list) written out in pieces. aiohttp keeps the last Response
+    of an idle keep-alive connection alive, body included, so many connections that
+    each fetched a big list would pin a copy each; a streamed body is not kept."""
+    body = orjson.dumps(data)
+    if len(body) < STREAM_THRESHOLD_BYTES:
+        return web.Response(body=body, headers={"Content-Type": content_type})
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    response.content_length = len(body)
+    await response.prepare(request)
+    view = memoryview(body)
+    for offset in range(0, len(body), STREAM_CHUNK_BYTES):
+        await response.write(view[offset:offset + STREAM_CHUNK_BYTES])
+    await response.write_eof()
+    return response
 
 
 def media_type(request: web.Request) -> str:
@@ -317,8 +338,8 @@ class ResourceHandlers:
         if wants_table(request):
             table = self.tables.render(rt, page.items, q.get("includeObject", "Metadata"))
             table["metadata"] = list_meta
-            return json_response(table, content_type=TABLE_CONTENT_TYPE)
-        return json_response({
+            return await stream_json(request, table, TABLE_CONTENT_TYPE)
+        return await stream_json(request, {
             "kind": rt.list_kind, "apiVersion": rt.group_version, "metadata": list_meta,
             "items": page.items,
         })
