@@ -399,6 +399,15 @@ class ResourceHandlers:
                 headers_sent = True
             return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
 
+        def shared_line(change: Change, event_type: str, obj: dict[str, Any]) -> bytes:
+            """Plain JSON lines of a change are the same for every watcher: encode once."""
+            if as_table or obj is not change.obj:
+                return line(event_type, obj)
+            encoded = change.lines.get(event_type)
+            if encoded is None:
+                encoded = change.lines[event_type] = line(event_type, obj)
+            return encoded
+
         # A pump task turns changes into lines; this handler writes whatever has piled
         # up in one go, so a burst of events costs one TLS record, not one per event.
         pending: list[bytes] = [line("ADDED", item) for item in initial_items]
@@ -416,7 +425,7 @@ class ResourceHandlers:
                     last_revision = change.revision
                     event = self._filtered(change, matcher)
                     if event is not None:
-                        pending.append(line(*event))
+                        pending.append(shared_line(change, *event))
                         wakeup.set()
                         # A client reading slower than changes arrive holds the stream
                         # back here, rather than growing this watcher without bound.

@@ -12,8 +12,9 @@ never stored inside the value; it is set on every object read.
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -30,11 +31,14 @@ from kubeedge.store import (
     Store,
     StoreError,
     StoreUnavailable,
+    WatchEvent,
     WatchOverflow,
 )
 
 # How many keys one storage read fetches while filling a selector-filtered page.
 SCAN_BATCH = 500
+# How many decoded changes the watch path keeps for watchers that are a little behind.
+RECENT_CHANGES = 1024
 # Compare-and-swap retries before an update gives up with 409 (kube-apiserver's
 # GuaranteedUpdate loops until success; a bound keeps a hot key from starving a request).
 MAX_UPDATE_ATTEMPTS = 64
@@ -64,10 +68,15 @@ class Page:
 
 @dataclass(frozen=True)
 class Change:
+    """One stored change as every watcher of its resource sees it. Shared between
+    watchers (see `ObjectStore.watch`): treat `obj` and `prev` as read-only."""
+
     type: str  # ADDED, MODIFIED, DELETED
     obj: dict[str, Any]
     prev: dict[str, Any] | None
     revision: int
+    # Encoded watch lines by event type, filled by the first watcher that writes one.
+    lines: dict[str, bytes] = field(default_factory=dict, compare=False)
 
 
 def too_large_resource_version(requested: int, current: int) -> errors.StatusError:
@@ -118,6 +127,9 @@ class ObjectStore:
         self.registry = registry
         self.root = root.rstrip("/")
         self.max_object_bytes = max_object_bytes
+        # Recent changes by (key, revision, served version): a change reaching a hundred
+        # watchers is decoded, and its line encoded, once rather than a hundred times.
+        self._recent: OrderedDict[tuple[str, int, str], Change] = OrderedDict()
 
     def _encode_checked(self, obj: dict[str, Any]) -> bytes:
         """A stored object may not outgrow what a request may carry (a small YAML or
@@ -339,6 +351,28 @@ class ObjectStore:
 
     # -- watch --------------------------------------------------------------------------
 
+    def _change(self, rt: ResourceType, event: WatchEvent) -> Change:
+        cache_key = (event.key, event.revision, rt.group_version)
+        change = self._recent.get(cache_key)
+        if change is not None:
+            return change
+        obj = self._adapt(rt, decode(event.value, event.revision))
+        prev = (
+            self._adapt(rt, decode(event.prev_value, event.revision))
+            if event.prev_value is not None
+            else None
+        )
+        if event.type is EventType.DELETE:
+            change = Change("DELETED", obj, prev, event.revision)
+        elif event.is_create or prev is None:
+            change = Change("ADDED", obj, None, event.revision)
+        else:
+            change = Change("MODIFIED", obj, prev, event.revision)
+        self._recent[cache_key] = change
+        if len(self._recent) > RECENT_CHANGES:
+            self._recent.popitem(last=False)
+        return change
+
     async def watch(
         self, rt: ResourceType, namespace: str | None, start_revision: int
     ) -> AsyncIterator[Change]:
@@ -346,18 +380,7 @@ class ObjectStore:
         stream = self.store.watch(self.prefix(rt, namespace), start_revision=start_revision)
         try:
             async for event in stream:
-                obj = self._adapt(rt, decode(event.value, event.revision))
-                prev = (
-                    self._adapt(rt, decode(event.prev_value, event.revision))
-                    if event.prev_value is not None
-                    else None
-                )
-                if event.type is EventType.DELETE:
-                    yield Change("DELETED", obj, prev, event.revision)
-                elif event.is_create or prev is None:
-                    yield Change("ADDED", obj, None, event.revision)
-                else:
-                    yield Change("MODIFIED", obj, prev, event.revision)
+                yield self._change(rt, event)
         except Compacted as exc:
             raise store_errors(exc) from exc
         except WatchOverflow:
