@@ -14,18 +14,14 @@ import pytest
 import yaml
 
 from kubeedge.client import kubeconfig as kc
-from tests.fixtures.cluster import Cloud, start_cloud, wait_until
+from tests.fixtures.cluster import Cloud, running_cloud, wait_until
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     """Tokens may be as short as one second here, so expiry is quick to see."""
-    c = start_cloud(tmp_path_factory.mktemp("sa"))
-    try:
-        c.restart_with(service_account_min_token_seconds=1)
+    with running_cloud(tmp_path_factory.mktemp("sa"), service_account_min_token_seconds=1) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture
@@ -96,13 +92,10 @@ def test_token_stops_working_when_it_expires(cloud: Cloud, ns: str) -> None:
 
 
 def test_a_token_shorter_than_the_minimum_is_refused(tmp_path: Path) -> None:
-    cloud = start_cloud(tmp_path)
-    try:
+    with running_cloud(tmp_path) as cloud:
         wait_until(lambda: cloud.kubectl("get", "sa", "default", "-n", "default",
                                          check=False).returncode == 0, what="default account")
         proc = cloud.kubectl("create", "token", "default", "-n", "default", "--duration=5m",
                              check=False)
         assert proc.returncode != 0
         assert "may not specify a duration less than 10 minutes" in proc.stderr
-    finally:
-        cloud.stop()

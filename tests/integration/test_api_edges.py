@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fixtures.cluster import Cloud, eventually, start_cloud
+from tests.fixtures.cluster import Cloud, eventually, running_cloud
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
@@ -22,12 +22,9 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     """A control plane with a short bookmark interval, and without the namespace
     defaults controller, whose objects would show up in these tests' watches."""
-    c = start_cloud(tmp_path_factory.mktemp("edges"))
-    try:
-        c.restart_with(bookmark_interval_seconds=0.3, namespace_controllers=False)
+    with running_cloud(tmp_path_factory.mktemp("edges"), bookmark_interval_seconds=0.3,
+                       namespace_controllers=False) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture

@@ -11,19 +11,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fixtures.cluster import Cloud, start_cloud
+from tests.fixtures.cluster import Cloud, running_cloud
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     """These tests count every object in their namespaces, so the namespace defaults
     controller (kube-root-ca.crt, the default account; tested on its own) is off."""
-    c = start_cloud(tmp_path_factory.mktemp("lw"))
-    try:
-        c.restart_with(namespace_controllers=False)
+    with running_cloud(tmp_path_factory.mktemp("lw"), namespace_controllers=False) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture

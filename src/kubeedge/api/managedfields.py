@@ -32,6 +32,7 @@ from functools import cache, lru_cache
 from typing import Any, Final
 
 from kubeedge.api.errors import StatusError
+from kubeedge.api.jsonvalue import copy_json, json_equal
 from kubeedge.api.schema.dsl import OBJECT_META, REGISTRY, Field, Leaf, Struct
 
 __all__ = [
@@ -654,26 +655,6 @@ class _Missing:
 _MISSING: Final = _Missing()
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if a is None or b is None:
-        return a is b
-    return type(a) is type(b) and a == b
 
 
 def fieldset(value: Any, shape: Shape) -> FieldSet:
@@ -756,7 +737,7 @@ def _kind(value: Any) -> str:
 
 
 def _compare(old: Any, new: Any, shape: Shape, path: Path, found: _Found) -> None:
-    if old is not _MISSING and new is not _MISSING and _json_equal(old, new):
+    if old is not _MISSING and new is not _MISSING and json_equal(old, new):
         return  # nothing below an equal value can differ
     added, modified, removed = found
     probe = new if new is not _MISSING else old
@@ -784,7 +765,7 @@ def _compare(old: Any, new: Any, shape: Shape, path: Path, found: _Found) -> Non
         added.add(path)
     elif new is _MISSING:
         removed.add(path)
-    elif not _json_equal(old, new):
+    elif not json_equal(old, new):
         modified.add(path)
 
 
@@ -820,7 +801,7 @@ def _compare_items(old: list[Any], new: list[Any], shape: ListShape, path: Path,
                      shape.element, item_path, found)
         elif len(before) >= 2 and len(after) >= 2:
             # duplicates on both sides are compared as one atomic value
-            if not _json_equal(before, after):
+            if not json_equal(before, after):
                 found[1].add(item_path)
         elif len(before) >= 2:
             if after:
@@ -842,15 +823,15 @@ def merge(live: Any, config: Any, shape: Shape) -> Any:
 
 def _merge(live: Any, config: Any, shape: Shape, path: Path) -> Any:
     if config is _MISSING:
-        return _copy(live)
+        return copy_json(live)
     shape = _resolve(shape, config)
     if live is not _MISSING and _kind(live) != _kind(config):
-        return _copy(config)
+        return copy_json(config)
     if _is_granular_map(shape):
         assert isinstance(shape, MapShape)
         before = live if isinstance(live, dict) else {}
         if not before and not config:
-            return _copy(config)
+            return copy_json(config)
         out: dict[str, Any] = {}
         for key in [*before, *(k for k in config if k not in before)]:
             merged = _merge(before.get(key, _MISSING), config.get(key, _MISSING),
@@ -862,9 +843,9 @@ def _merge(live: Any, config: Any, shape: Shape, path: Path) -> Any:
         assert isinstance(shape, ListShape)
         before_list = live if isinstance(live, list) else []
         if not before_list and not config:
-            return _copy(config)
+            return copy_json(config)
         return _merge_items(before_list, config, shape, path)
-    return _copy(config)
+    return copy_json(config)
 
 
 class _Duplicated:
@@ -926,7 +907,7 @@ def _merge_items(live: list[Any], config: list[Any], shape: ListShape, path: Pat
         if li < len(live_pes):
             pe = live_pes[li]
             if pe not in config_items:
-                out.append(_copy(live[li]))
+                out.append(copy_json(live[li]))
                 li += 1
                 continue
             if pe in merged_config:
@@ -1385,7 +1366,7 @@ def _allowed_by_last_applied(live: dict[str, Any], api_version: str,
 def _set_last_applied(obj: dict[str, Any], config: Mapping[str, Any]) -> None:
     """kubectl's server-side apply keeps an existing client-side apply annotation in
     step with what it applied (lastappliedupdater)."""
-    applied = _copy(dict(config))
+    applied = copy_json(dict(config))
     md = applied.get("metadata")
     if isinstance(md, dict) and isinstance(md.get("annotations"), dict):
         md["annotations"].pop(LAST_APPLIED, None)
@@ -1420,7 +1401,7 @@ def apply(
         entries = _decode(update(None, before, manager="before-first-apply",
                                  api_version=api_version, shape=shape, now=now,
                                  subresource=subresource, ignored=ignored))
-    applied = _copy(dict(config))
+    applied = copy_json(dict(config))
     key: _Key = (manager, APPLY, subresource, "")
     try:
         merged, entries = _apply_once(before, applied, entries, key, api_version=api_version,
@@ -1438,7 +1419,7 @@ def apply(
     nulls: set[Path] = set()
     _null_paths(applied, shape, (), nulls)
     result = remove_items(merged, nulls, shape) if nulls else merged
-    changed = not _json_equal(before, result)
+    changed = not json_equal(before, result)
     mine = entries.get(key)
     if mine is not None and changed:
         mine.time = now

@@ -32,6 +32,7 @@ from functools import wraps
 from typing import Any, Final, ParamSpec, TypeVar
 
 from kubeedge.api.errors import bad_request, unprocessable, unsupported_media_type
+from kubeedge.api.jsonvalue import copy_json, json_equal
 
 __all__ = [
     "APPLY_PATCH",
@@ -79,28 +80,6 @@ def _json_errors_only(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 # ---------------------------------------------------------------------------------------
 
 
-def _copy(value: Any) -> Any:
-    """Deep copy of a JSON value (faster than copy.deepcopy; other leaves are shared)."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """Equality of JSON values: 1 == 1.0, but true != 1 and "1" != 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if a is None or b is None:
-        return a is b
-    return type(a) is type(b) and a == b
 
 
 def _brief(value: Any, limit: int = 120) -> str:
@@ -126,7 +105,7 @@ def _merge_into(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
                 current = target[key] = {}
             _merge_into(current, value)
         else:
-            target[key] = _copy(value)
+            target[key] = copy_json(value)
 
 
 @_json_errors_only
@@ -134,8 +113,8 @@ def json_merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: `null` deletes a key, objects merge recursively, anything else (lists
     included) replaces (specs/k8s-api.md §4 "Merge")."""
     if not isinstance(patch, dict):
-        return _copy(patch)
-    result = _copy(target) if isinstance(target, dict) else {}
+        return copy_json(patch)
+    result = copy_json(target) if isinstance(target, dict) else {}
     _merge_into(result, patch)
     return result
 
@@ -264,32 +243,32 @@ def _remove(op: _Op, doc: Any, tokens: list[str], path: str) -> Any:
 
 def _apply_op(doc: Any, op: _Op) -> Any:
     if op.op == "add":
-        return _add(op, doc, op.tokens, _copy(op.value))
+        return _add(op, doc, op.tokens, copy_json(op.value))
     if op.op == "remove":
         _remove(op, doc, op.tokens, op.path)
         return doc
     if op.op == "replace":
         if not op.tokens:
-            return _copy(op.value)
+            return copy_json(op.value)
         parent = _resolve(op, doc, op.tokens[:-1], op.path)
         last = op.tokens[-1]
         if isinstance(parent, dict):
             if last not in parent:
                 raise op.fail(f'path "{op.path}" does not exist')
-            parent[last] = _copy(op.value)
+            parent[last] = copy_json(op.value)
         elif isinstance(parent, list):
-            parent[_array_index(op, last, len(parent), insert=False)] = _copy(op.value)
+            parent[_array_index(op, last, len(parent), insert=False)] = copy_json(op.value)
         else:
             raise op.fail(f'path "{op.path}" does not exist')
         return doc
     if op.op == "test":
         actual = _resolve(op, doc, op.tokens, op.path)
-        if not _json_equal(actual, op.value):
+        if not json_equal(actual, op.value):
             raise op.fail(f"test failed: the value is {_brief(actual)}, not {_brief(op.value)}")
         return doc
     assert op.from_tokens is not None
     if op.op == "copy":
-        value = _copy(_resolve(op, doc, op.from_tokens, op.from_path))
+        value = copy_json(_resolve(op, doc, op.from_tokens, op.from_path))
         return _add(op, doc, op.tokens, value)
     # move
     if op.tokens[: len(op.from_tokens)] == op.from_tokens:
@@ -306,7 +285,7 @@ def json_patch(target: Any, ops: Any) -> Any:
     """RFC 6902 (specs/k8s-api.md §4 "JSON patch"): a malformed operation list is a 400;
     an operation that cannot be applied, or a failed `test`, is a 422. All or nothing."""
     decoded = _decode_ops(ops)
-    doc = _copy(target)
+    doc = copy_json(target)
     for op in decoded:
         doc = _apply_op(doc, op)
     return doc
@@ -779,8 +758,8 @@ def strategic_merge_patch(
     if not isinstance(patch, dict):
         raise bad_request(f"a strategic merge patch must be a JSON object, got {_brief(patch)}")
     struct = _schema(schema)
-    base = _copy(original) if isinstance(original, dict) else {}
-    result = _merge_map(base, _copy(patch), struct)
+    base = copy_json(original) if isinstance(original, dict) else {}
+    result = _merge_map(base, copy_json(patch), struct)
     return {} if isinstance(result, _Deleted) else result
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
-from tests.fixtures.cluster import Cloud, start_cloud
+from tests.fixtures.cluster import Cloud, running_cloud
 
 NAMESPACES = Resource.of("v1", "namespaces")
 
@@ -18,12 +18,8 @@ NAMESPACES = Resource.of("v1", "namespaces")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     """These tests count every object in their namespaces, so the namespace defaults
     controller (kube-root-ca.crt, the default account; tested on its own) is off."""
-    c = start_cloud(tmp_path_factory.mktemp("client"))
-    try:
-        c.restart_with(namespace_controllers=False)
+    with running_cloud(tmp_path_factory.mktemp("client"), namespace_controllers=False) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture
