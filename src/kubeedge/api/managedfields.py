@@ -609,8 +609,11 @@ def _recursive_difference(paths: Iterable[Path], ignored: FieldSet) -> FieldSet:
     """Drop every path that is, or lies under, an ignored path (reset fields)."""
     if not ignored:
         return frozenset(paths)
+    # Only prefixes as long as some ignored path can match: usually one or two lengths
+    # (status is `f:status`), not every prefix of every path.
+    lengths = sorted({len(q) for q in ignored})
     return frozenset(p for p in paths
-                     if not any(p[:i] in ignored for i in range(1, len(p) + 1)))
+                     if not any(p[:n] in ignored for n in lengths if n <= len(p)))
 
 
 def _with_named_parents(paths: Iterable[Path], shape: Shape) -> FieldSet:
