@@ -13,6 +13,7 @@ from kubeedge.client.informer import Informer, index_by_label
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.client.workqueue import RateLimitingQueue
+from tests.fixtures.cluster import eventually
 
 CM = Resource.of("v1", "configmaps")
 PODS = Resource.of("v1", "pods")
@@ -31,11 +32,7 @@ def pod(name: str) -> dict:
 
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
+    await eventually(predicate, timeout)
 
 
 async def test_version_and_discovery(api: APIClient) -> None:

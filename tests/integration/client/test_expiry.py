@@ -7,23 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
 from kubeedge.client.errors import APIError
 from kubeedge.client.informer import Informer
 from kubeedge.client.ratelimit import Backoff
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
-from kubeedge.cloud import setup
-from kubeedge.config.apiserver import load_apiserver_config
-from tests.fixtures.cluster import Cloud, start_cloud
+from tests.fixtures.cluster import Cloud, eventually, running_cloud
 
 CM = Resource.of("v1", "configmaps")
 
@@ -32,47 +26,13 @@ def cm(name: str, value: str = "1") -> dict:
     return {"metadata": {"name": name}, "data": {"v": value}}
 
 
-def restart_apiserver(cloud: Cloud, *, compact: bool = False) -> None:
-    """SIGKILL the API server and start it again on the same root and port; with
-    `compact`, first set compaction to every 0.2 s keeping 5 revisions."""
-    layout = setup.Layout(cloud.root)
-    if compact:
-        raw = yaml.safe_load(layout.apiserver_config.read_text())
-        raw["storage"]["compaction_interval_seconds"] = 0.2
-        raw["storage"]["compaction_retain_revisions"] = 5
-        layout.apiserver_config.write_text(yaml.safe_dump(raw))
-    pid = setup.pid_alive(layout.apiserver_pid)
-    if pid is not None:
-        os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid)
-    new_pid = setup.start_background(layout)
-    setup.wait_ready(load_apiserver_config(layout.apiserver_config), new_pid)
-
-
-def _wait_gone(pid: int) -> None:
-    deadline = time.monotonic() + 15
-    while setup.process_running(pid):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"API server pid {pid} survived SIGKILL")
-        time.sleep(0.02)
-
-
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    c = start_cloud(tmp_path_factory.mktemp("compacting"))
-    try:
-        restart_apiserver(c, compact=True)
+    """Compaction every 0.2 s keeping 5 revisions, so old revisions expire quickly."""
+    with running_cloud(tmp_path_factory.mktemp("compacting"),
+                       storage__compaction_interval_seconds=0.2,
+                       storage__compaction_retain_revisions=5) as c:
         yield c
-    finally:
-        c.stop()
-
-
-async def until(predicate: Callable[[], object], timeout: float = 15.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 async def expired_error(
@@ -81,22 +41,21 @@ async def expired_error(
     """Watch from `resource_version` until the server answers 410 (the compactor runs
     on its own schedule), within `timeout`."""
 
-    async def probe() -> APIError:
-        while True:
-            try:
-                async with api.watch(
-                    CM, namespace, resource_version=resource_version, timeout_seconds=1
-                ) as events:
-                    await asyncio.wait_for(events.__anext__(), 1)
-            except APIError as exc:
-                if exc.is_expired:
-                    return exc
-                raise
-            except (StopAsyncIteration, TimeoutError):
-                pass
-            await asyncio.sleep(0.05)
+    async def probe() -> APIError | None:
+        try:
+            async with api.watch(
+                CM, namespace, resource_version=resource_version, timeout_seconds=1
+            ) as events:
+                await asyncio.wait_for(events.__anext__(), 1)
+        except APIError as exc:
+            if exc.is_expired:
+                return exc
+            raise
+        except (StopAsyncIteration, TimeoutError):
+            pass
+        return None
 
-    return await asyncio.wait_for(probe(), timeout)
+    return await eventually(probe, timeout, what="a watch from a compacted revision to expire")
 
 
 async def test_watch_from_a_compacted_revision_raises_expired(api: APIClient, ns: str) -> None:
@@ -142,7 +101,7 @@ async def test_informer_relists_after_410_and_delivers_what_it_missed(
         gate = await api.create(CM, cm("gate"), ns)
         await asyncio.wait_for(in_gate.wait(), 15)
         # The informer's stream dies with the server; what follows it never sees as events.
-        await asyncio.to_thread(restart_apiserver, cloud)
+        await asyncio.to_thread(cloud.restart_with)
         async with APIClient(cloud.kubeconfig) as writer:
             change = await writer.get(CM, "change", ns)
             await writer.update(CM, {**change, "data": {"v": "2"}})
@@ -152,7 +111,7 @@ async def test_informer_relists_after_410_and_delivers_what_it_missed(
             await expired_error(writer, ns, gate["metadata"]["resourceVersion"])
         del events[:]
         release.set()
-        await until(lambda: len(events) >= 10)
+        await eventually(lambda: len(events) >= 10)
         assert events == [("delete", "gone", "1"), ("update", "change", "2")] + [
             ("add", f"new{i}", "1") for i in range(8)
         ]
@@ -167,4 +126,4 @@ async def test_informer_relists_after_410_and_delivers_what_it_missed(
         )
         # And it keeps watching after the relist.
         await api.delete(CM, "keep", ns)
-        await until(lambda: events[-1] == ("delete", "keep", "1"))
+        await eventually(lambda: events[-1] == ("delete", "keep", "1"))

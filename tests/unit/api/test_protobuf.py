@@ -788,7 +788,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def kubectl_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     if KUBECTL is None:
-        pytest.skip("kubectl 1.32 is required (apt-get install kubectl)")
+        raise AssertionError("kubectl 1.32 is required: install it (apt-get install kubectl)")
     root = tmp_path_factory.mktemp("kubectl-protobuf")
     recorder = KubectlRecorder.start(root)
     commands = {
