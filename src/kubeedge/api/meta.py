@@ -27,17 +27,15 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def rfc3339_micro(moment: datetime) -> str:
-    """Microsecond UTC time, as metav1.MicroTime serialises (leases, events)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str) -> datetime:
-    """Accepts `Z` and numeric offsets with or without fractions (kopf sends both)."""
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    moment = datetime.fromisoformat(value)
+def parse_time(value: Any) -> datetime | None:
+    """A metav1.Time (`Z` or a numeric offset, with or without fractions, as kopf and
+    kubectl send them) as an aware datetime; None when unset or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment

@@ -569,6 +569,24 @@ def _quantity_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def _checked_quantity(raw: Any, key_path: str, errs: list[Cause]) -> Fraction | None:
+    """The parsed quantity (negative ones included), recording kube's errors for a
+    malformed or negative value; None when it does not parse."""
+    quantity = parse_quantity(raw)
+    if quantity is None:
+        errs.append(
+            invalid(
+                key_path,
+                _quantity_text(raw),
+                "quantities must match the regular expression "
+                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+            )
+        )
+    elif quantity < 0:
+        errs.append(invalid(key_path, _quantity_text(raw), "must be greater than or equal to 0"))
+    return quantity
+
+
 def _validate_resources(resources: Any, path: str) -> list[Cause]:
     errs: list[Cause] = []
     if not isinstance(resources, dict):
@@ -577,40 +595,13 @@ def _validate_resources(resources: Any, path: str) -> list[Cause]:
     requests = resources.get("requests") if isinstance(resources.get("requests"), dict) else {}
     parsed_limits: dict[str, Fraction] = {}
     for name, raw in sorted(limits.items()):
-        quantity = parse_quantity(raw)
-        key_path = _key(_child(path, "limits"), name)
-        if quantity is None:
-            errs.append(
-                invalid(
-                    key_path,
-                    _quantity_text(raw),
-                    "quantities must match the regular expression "
-                    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
-                )
-            )
-        elif quantity < 0:
-            errs.append(
-                invalid(key_path, _quantity_text(raw), "must be greater than or equal to 0")
-            )
-        else:
+        quantity = _checked_quantity(raw, _key(_child(path, "limits"), name), errs)
+        if quantity is not None and quantity >= 0:
             parsed_limits[name] = quantity
     for name, raw in sorted(requests.items()):
-        quantity = parse_quantity(raw)
-        key_path = _key(_child(path, "requests"), name)
+        quantity = _checked_quantity(raw, _key(_child(path, "requests"), name), errs)
         if quantity is None:
-            errs.append(
-                invalid(
-                    key_path,
-                    _quantity_text(raw),
-                    "quantities must match the regular expression "
-                    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
-                )
-            )
             continue
-        if quantity < 0:
-            errs.append(
-                invalid(key_path, _quantity_text(raw), "must be greater than or equal to 0")
-            )
         limit = parsed_limits.get(name)
         if limit is not None and quantity > limit:
             errs.append(

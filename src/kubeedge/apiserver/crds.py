@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -78,8 +79,6 @@ def storage_type(crd: dict[str, Any]) -> ResourceType:
 
 def _version_priority(types: list[ResourceType]) -> list[ResourceType]:
     """Kube's version priority: GA > beta > alpha, higher numbers first, others last."""
-    import re
-
     def key(rt: ResourceType) -> tuple[int, int, int, str]:
         m = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", rt.version)
         if not m:

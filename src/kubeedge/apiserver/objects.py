@@ -287,7 +287,8 @@ class ObjectStore:
             if new is None:
                 return old, old
             value = self._encode_checked(new)
-            if value == encode(old):
+            # Stored bytes are this same encoding, so equal bytes mean no change.
+            if value == kv.value:
                 return old, old
             try:
                 revision = await self.store.update(key, value, mod_revision=kv.mod_revision)

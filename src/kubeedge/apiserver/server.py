@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ from kubeedge.apiserver.handlers import (
 )
 from kubeedge.apiserver.objects import ObjectStore
 from kubeedge.apiserver.openapi import OpenAPI
-from kubeedge.apiserver.request import RequestInfo, parse_path
+from kubeedge.apiserver.request import RequestInfo, WriteOptions, parse_path
 from kubeedge.apiserver.schemas import ObjectSchemas
 from kubeedge.apiserver.serviceaccounts import (
     ServiceAccountTokens,
@@ -275,8 +276,6 @@ class APIServer:
         existing = await self.objects.find(rt, meta.namespace_of(obj), meta.name_of(obj))
         if existing is not None:
             return
-        from kubeedge.apiserver.request import WriteOptions
-
         warnings: list[str] = []
         try:
             await self.handlers.create_object(
@@ -460,11 +459,7 @@ class APIServer:
         user = request.get(USER_KEY)
         if user is None:
             return
-        attrs = RequestAttributes(
-            user=user, verb=info.verb, api_group=info.group, resource=info.resource,
-            subresource=info.subresource, namespace=info.namespace,
-            name=info.name or meta.name_of(obj), api_version=info.version, path=info.path,
-        )
+        attrs = _resource_attributes(user, info, info.name or meta.name_of(obj))
         decision = self.node_authorizer.admit(attrs, obj, old)
         if not decision.allowed:
             raise forbidden_error(attrs, decision.reason)
@@ -475,11 +470,7 @@ class APIServer:
             if not name and info.verb in ("list", "watch"):
                 # Lets a node watch just the objects its pods use (kube does the same).
                 name = name_from_field_selector(request.query.get("fieldSelector"))
-            attrs = RequestAttributes(
-                user=user, verb=info.verb, api_group=info.group, resource=info.resource,
-                subresource=info.subresource, namespace=info.namespace, name=name,
-                api_version=info.version, path=info.path,
-            )
+            attrs = _resource_attributes(user, info, name)
         else:
             attrs = RequestAttributes(user=user, verb=info.verb, resource_request=False,
                                       path=info.path)
@@ -495,6 +486,14 @@ class APIServer:
 GC_THRESHOLDS = (50_000, 20, 10)
 
 
+def _resource_attributes(user: UserInfo, info: RequestInfo, name: str) -> RequestAttributes:
+    return RequestAttributes(
+        user=user, verb=info.verb, api_group=info.group, resource=info.resource,
+        subresource=info.subresource, namespace=info.namespace, name=name,
+        api_version=info.version, path=info.path,
+    )
+
+
 async def serve_forever(config: APIServerConfig) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     server = APIServer(config)
@@ -502,8 +501,6 @@ async def serve_forever(config: APIServerConfig) -> None:
     gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    import signal
-
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from kubeedge.api.jsonpath import find as jsonpath_find
 from kubeedge.api.jsonpath import format_cell
+from kubeedge.api.meta import parse_time
 
 __all__ = [
     "TableRenderer",
@@ -471,21 +472,9 @@ def human_duration(delta: timedelta) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
-
-
 def _since(value: Any, now: datetime) -> str:
     """translateTimestampSince: `<unknown>` for an unset time."""
-    moment = _parse_time(value)
+    moment = parse_time(value)
     if moment is None:
         return "<unknown>"
     return human_duration(_aware(now) - moment)
@@ -633,7 +622,7 @@ _POD_FAILED_CONDITIONS = [
 
 
 def _later(current: datetime | None, candidate: Any) -> datetime | None:
-    moment = _parse_time(candidate)
+    moment = parse_time(candidate)
     if moment is not None and (current is None or current < moment):
         return moment
     return current
@@ -907,8 +896,8 @@ def _job_row(obj: Obj, now: datetime) -> list[Cell]:
     else:
         parallelism = _int(spec.get("parallelism"))
         progress = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
-    start = _parse_time(status.get("startTime"))
-    end = _parse_time(status.get("completionTime"))
+    start = parse_time(status.get("startTime"))
+    end = parse_time(status.get("completionTime"))
     duration = ""
     if start is not None:
         duration = human_duration((end or _aware(now)) - start)
@@ -1276,7 +1265,7 @@ def _event_row(obj: Obj, now: datetime) -> list[Cell]:
 
 
 def _created_at(obj: Obj) -> str:
-    moment = _parse_time(_get(obj, "metadata", "creationTimestamp"))
+    moment = parse_time(_get(obj, "metadata", "creationTimestamp"))
     if moment is None:
         return "0001-01-01T00:00:00Z"
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -1695,7 +1684,7 @@ def _custom_cell(obj: Obj, column: Obj, now: datetime) -> Cell:
         return None
     cell = format_cell(matches, type_)
     if type_ == "date" and cell is not None:
-        moment = _parse_time(cell)
+        moment = parse_time(cell)
         return "<invalid>" if moment is None else human_duration(_aware(now) - moment)
     return cell
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -300,8 +301,6 @@ def _exists(pid: int) -> bool:
 
 def reset(root: Path) -> list[str]:
     """Stop what runs under `root` and remove its state. Returns what was removed."""
-    import shutil
-
     layout = Layout(root)
     removed: list[str] = []
     if stop(layout.apiserver_pid):

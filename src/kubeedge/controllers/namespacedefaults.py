@@ -24,12 +24,6 @@ ROOT_CA_DESCRIPTION = (
 )
 
 
-def _namespace_key(obj: dict[str, Any]) -> str | None:
-    if obj.get("kind") == "Namespace" or "namespace" not in (obj.get("metadata") or {}):
-        return meta.name_of(obj)
-    return meta.namespace_of(obj)
-
-
 class NamespaceDefaults(Controller):
     name = "namespace-defaults"
 
