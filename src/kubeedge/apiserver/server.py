@@ -222,6 +222,7 @@ class APIServer:
         self.ready = False
         if self.controllers is not None:
             await self.controllers.stop()
+            await self.controllers.client.close()
         self.handlers.stop()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -35,6 +35,7 @@ __all__ = [
     "HandlerRegistration",
     "Informer",
     "ObjectCache",
+    "SharedInformerFactory",
     "index_by_label",
     "index_by_namespace",
     "object_key",
@@ -498,3 +499,42 @@ class Informer:
                 await result
         except Exception:
             log.exception("informer %s: handler %r failed", self.name, handler)
+
+
+class SharedInformerFactory:
+    """One informer per (resource, namespace, selectors) for every controller in a
+    process, as client-go's SharedInformerFactory: a Deployment controller, a ReplicaSet
+    controller and the garbage collector watching pods share one watch and one cache."""
+
+    def __init__(self, client: APIClient, resync_seconds: float = 0.0) -> None:
+        self.client = client
+        self.resync_seconds = resync_seconds
+        self._informers: dict[tuple[Any, ...], Informer] = {}
+
+    def informer(self, resource: ResourceRef, namespace: str | None = None,
+                 label_selector: Selector = None, field_selector: Selector = None,
+                 **kwargs: Any) -> Informer:
+        key = (resource.qualified, resource.version, namespace, str(label_selector),
+               str(field_selector))
+        informer = self._informers.get(key)
+        if informer is None:
+            kwargs.setdefault("resync_seconds", self.resync_seconds)
+            informer = Informer(self.client, resource, namespace, label_selector,
+                                field_selector, **kwargs)
+            self._informers[key] = informer
+        return informer
+
+    def __iter__(self) -> Iterator[Informer]:
+        return iter(list(self._informers.values()))
+
+    def start(self) -> None:
+        for informer in self._informers.values():
+            informer.start()
+
+    async def wait_synced(self, timeout: float | None = None) -> None:
+        for informer in list(self._informers.values()):
+            await informer.wait_synced(timeout)
+
+    async def stop(self) -> None:
+        for informer in list(self._informers.values()):
+            await informer.stop()

@@ -2,6 +2,11 @@
 queue; workers reconcile one key at a time; a failed reconcile is retried with
 back-off (STYLE.md: read the world, decide, then write).
 
+Controllers in one process share informers through a `SharedInformerFactory` (one
+watch per resource, however many controllers read it) and one `EventRecorder`. The
+`ControllerManager` runs them together, under a Lease when leader election is on, so
+two control planes on one store never both act.
+
 Controllers talk to the API only through `client/` (ARCHITECTURE.md rule 1).
 """
 
@@ -14,7 +19,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kubeedge.client.errors import APIError
-from kubeedge.client.informer import Informer
+from kubeedge.client.events import EventRecorder
+from kubeedge.client.informer import Informer, SharedInformerFactory
+from kubeedge.client.leaderelection import LeaderElector
 from kubeedge.client.rest import APIClient
 from kubeedge.client.workqueue import RateLimitingQueue
 
@@ -24,20 +31,27 @@ log = logging.getLogger(__name__)
 class Controller:
     """Subclasses set `name`, build their informers in `setup()`, and implement
     `reconcile(key)`. Keys are whatever the subclass enqueues (usually a namespace or a
-    `namespace/name`)."""
+    `namespace/name`).
+
+    `informers` is the process's shared factory (a private one when not given) and
+    `recorder` the process's event recorder (a private one when not given)."""
 
     name = "controller"
     workers = 1
 
-    def __init__(self, client: APIClient) -> None:
+    def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
+                 recorder: EventRecorder | None = None) -> None:
         self.client = client
+        self.factory = informers or SharedInformerFactory(client)
+        self.recorder = recorder or EventRecorder(client, self.name)
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name=self.name)
         self.informers: list[Informer] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     def informer(self, *args: Any, **kwargs: Any) -> Informer:
-        informer = Informer(self.client, *args, **kwargs)
-        self.informers.append(informer)
+        informer = self.factory.informer(*args, **kwargs)
+        if informer not in self.informers:
+            self.informers.append(informer)
         return informer
 
     def enqueue_by(self, key_of: Callable[[dict[str, Any]], str | None]
@@ -67,12 +81,17 @@ class Controller:
                        for _ in range(self.workers)]
 
     async def stop(self) -> None:
+        """Stop the workers. Informers belong to the factory: whoever made the factory
+        stops them (`ControllerManager.stop`, or `stop_informers` for a private one)."""
         self.queue.shutdown()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._tasks = []
+
+    async def stop_informers(self) -> None:
         for informer in self.informers:
             await informer.stop()
 
@@ -96,17 +115,53 @@ class Controller:
 
 
 class ControllerManager:
-    """Runs a set of controllers on one client; stops them together."""
+    """Runs a set of controllers on one client, sharing informers and the event
+    recorder; stops them together. `run()` holds a Lease first when `elector` is set."""
 
-    def __init__(self, client: APIClient, controllers: Iterable[Controller]) -> None:
+    def __init__(self, client: APIClient, controllers: Iterable[Controller],
+                 informers: SharedInformerFactory | None = None,
+                 recorder: EventRecorder | None = None,
+                 elector: LeaderElector | None = None) -> None:
         self.client = client
         self.controllers = list(controllers)
+        self.informers = informers
+        self.recorder = recorder
+        self.elector = elector
+        self.running = asyncio.Event()
 
     async def start(self) -> None:
         for controller in self.controllers:
             await controller.start()
+        self.running.set()
 
     async def stop(self) -> None:
+        self.running.clear()
         for controller in reversed(self.controllers):
             await controller.stop()
-        await self.client.close()
+        if self.informers is not None:
+            await self.informers.stop()
+        else:
+            for controller in self.controllers:
+                await controller.stop_informers()
+        if self.recorder is not None:
+            await self.recorder.stop()
+
+    async def run(self) -> None:
+        """Start (after winning the election, when there is one) and run until
+        cancelled or, with an election, until leadership is lost."""
+        if self.elector is None:
+            await self.start()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await self.stop()
+            return
+
+        async def lead() -> None:
+            await self.start()
+            await asyncio.Event().wait()
+
+        try:
+            await self.elector.run(lead)
+        finally:
+            await self.stop()

@@ -1,0 +1,155 @@
+"""Recording core/v1 Events the way client-go's event recorder does, so
+`kubectl describe` and `kubectl get events` show what controllers and the scheduler
+did (specs/k8s-api.md: Event `involvedObject`, `source`, `count`, first/last times).
+
+Recording never blocks and never raises: events go to a bounded queue and one task
+writes them. A repeat of the same (object, type, reason, message) within the
+aggregation window bumps `count` and `lastTimestamp` on the existing Event instead of
+creating a new one, like client-go's EventCorrelator. Events are best effort: when the
+queue is full or the API refuses one, it is dropped and logged, never retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import OrderedDict
+from typing import Any
+
+from kubeedge.api import meta
+from kubeedge.client.errors import APIError
+from kubeedge.client.resources import ResourceRef
+from kubeedge.client.rest import APIClient
+
+log = logging.getLogger(__name__)
+
+EVENTS = ResourceRef("", "v1", "events", True, "Event")
+NORMAL = "Normal"
+WARNING = "Warning"
+MAX_MESSAGE = 1024  # the API server's event message limit
+
+
+def object_reference(obj: dict[str, Any], field_path: str = "") -> dict[str, Any]:
+    """The ObjectReference an Event's `involvedObject` holds."""
+    md = obj.get("metadata") or {}
+    ref = {
+        "apiVersion": obj.get("apiVersion", ""),
+        "kind": obj.get("kind", ""),
+        "name": md.get("name", ""),
+        "uid": md.get("uid", ""),
+        "resourceVersion": md.get("resourceVersion", ""),
+    }
+    if md.get("namespace"):
+        ref["namespace"] = md["namespace"]
+    if field_path:
+        ref["fieldPath"] = field_path
+    return {k: v for k, v in ref.items() if v}
+
+
+class EventRecorder:
+    """Records Events from one component (`source.component`, optionally `source.host`)."""
+
+    def __init__(self, client: APIClient, component: str, host: str = "", *,
+                 queue_size: int = 1000, remembered: int = 4096) -> None:
+        self.client = client
+        self.component = component
+        self.host = host
+        self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]] = (
+            asyncio.Queue(maxsize=queue_size))
+        # (uid, type, reason, message) -> (event name, namespace, count), newest last.
+        self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
+        self._remembered = remembered
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def event(self, obj: dict[str, Any], event_type: str, reason: str, message: str,
+              field_path: str = "") -> None:
+        """Queue one Event about `obj` (which must carry apiVersion and kind)."""
+        self._ensure_task()
+        try:
+            self._queue.put_nowait((obj, event_type, reason, message[:MAX_MESSAGE], field_path))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.warning("%s: event queue full, dropping %s %s", self.component, reason,
+                        meta.name_of(obj))
+
+    def eventf(self, obj: dict[str, Any], event_type: str, reason: str, fmt: str,
+               *args: object) -> None:
+        self.event(obj, event_type, reason, fmt % args if args else fmt)
+
+    async def flush(self) -> None:
+        """Wait until every queued event has been written (tests, shutdown)."""
+        await self._queue.join()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), 2.0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _ensure_task(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"events {self.component}")
+
+    async def _run(self) -> None:
+        while True:
+            obj, event_type, reason, message, field_path = await self._queue.get()
+            try:
+                await self._write(obj, event_type, reason, message, field_path)
+            except (APIError, ConnectionError, TimeoutError) as exc:
+                log.info("%s: could not record event %s: %s", self.component, reason, exc)
+            except Exception:
+                log.exception("%s: recording event %s failed", self.component, reason)
+            finally:
+                self._queue.task_done()
+
+    async def _write(self, obj: dict[str, Any], event_type: str, reason: str, message: str,
+                     field_path: str) -> None:
+        involved = object_reference(obj, field_path)
+        namespace = involved.get("namespace") or "default"
+        key = (involved.get("uid", involved.get("name", "")), event_type, reason, message,
+               field_path)
+        now = meta.rfc3339(meta.now())
+        known = self._seen.get(key)
+        if known is not None:
+            name, ns, count = known
+            try:
+                await self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": now},
+                                        ns, patch_type="merge")
+                self._remember(key, (name, ns, count + 1))
+                return
+            except APIError as exc:
+                if not exc.is_not_found:
+                    raise
+                # Expired or deleted: record a fresh one.
+        name = f"{involved.get('name', 'unknown')}.{secrets.token_hex(8)}"
+        source = {"component": self.component}
+        if self.host:
+            source["host"] = self.host
+        body = {
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": source,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "reportingComponent": self.component,
+            "reportingInstance": self.host or self.component,
+        }
+        await self.client.create(EVENTS, body, namespace)
+        self._remember(key, (name, namespace, 1))
+
+    def _remember(self, key: tuple[str, ...], value: tuple[str, str, int]) -> None:
+        self._seen[key] = value
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._remembered:
+            self._seen.popitem(last=False)
