@@ -4,6 +4,7 @@ bookmarks and watch hygiene."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -23,7 +24,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     """A control plane with a short bookmark interval, and without the namespace
     defaults controller, whose objects would show up in these tests' watches."""
     with running_cloud(tmp_path_factory.mktemp("edges"), bookmark_interval_seconds=0.3,
-                       namespace_controllers=False) as c:
+                       controllers=()) as c:
         yield c
 
 
@@ -184,28 +185,82 @@ async def test_cluster_ips_follow_externalname_changes(api: aiohttp.ClientSessio
     assert moved["spec"]["clusterIP"] not in ("", None, ip)
 
 
-async def test_eviction_spends_the_disruption_budget(api: aiohttp.ClientSession,
-                                                     ns: str) -> None:
-    for i in range(3):
+RUNNING_READY = {"status": {"phase": "Running", "conditions": [
+    {"type": "Ready", "status": "True"}]}}
+
+
+async def _running_pods(api: aiohttp.ClientSession, ns: str, names: list[str],
+                        ready: bool = True) -> None:
+    for name in names:
         await _call(api, "POST", f"/api/v1/namespaces/{ns}/pods", {
-            "metadata": {"name": f"p{i}", "labels": {"app": "x"}},
+            "metadata": {"name": name, "labels": {"app": "x"}},
             "spec": {"containers": [{"name": "c", "image": "i"}]}}, 201)
+        status = copy.deepcopy(RUNNING_READY)
+        status["status"]["conditions"][0]["status"] = "True" if ready else "False"
+        await _call(api, "PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status", status,
+                    200, headers=MERGE)
+
+
+async def _budget(api: aiohttp.ClientSession, ns: str, spec: dict, status: dict) -> str:
     pdbs = f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"
     await _call(api, "POST", pdbs, {"metadata": {"name": "b"}, "spec": {
-        "minAvailable": 2, "selector": {"matchLabels": {"app": "x"}}}}, 201)
-    await _call(api, "PATCH", f"{pdbs}/b/status", {"status": {
+        "selector": {"matchLabels": {"app": "x"}}, **spec}}, 201)
+    await _call(api, "PATCH", f"{pdbs}/b/status", {"status": status}, 200, headers=MERGE)
+    return f"{pdbs}/b"
+
+
+async def _evict(api: aiohttp.ClientSession, ns: str, name: str) -> Any:
+    answer = await _call(api, "POST", f"/api/v1/namespaces/{ns}/pods/{name}/eviction",
+                         {"apiVersion": "policy/v1", "kind": "Eviction",
+                          "metadata": {"name": name}})
+    return answer.get("code")
+
+
+async def test_eviction_spends_the_disruption_budget(api: aiohttp.ClientSession,
+                                                     ns: str) -> None:
+    await _running_pods(api, ns, ["p0", "p1", "p2"])
+    pdb_path = await _budget(api, ns, {"minAvailable": 2}, {
         "disruptionsAllowed": 1, "currentHealthy": 3, "desiredHealthy": 2,
-        "expectedPods": 3, "observedGeneration": 1}}, 200, headers=MERGE)
-    results = []
-    for i in range(3):
-        answer = await _call(api, "POST", f"/api/v1/namespaces/{ns}/pods/p{i}/eviction",
-                             {"apiVersion": "policy/v1", "kind": "Eviction",
-                              "metadata": {"name": f"p{i}"}})
-        results.append(answer.get("code"))
+        "expectedPods": 3, "observedGeneration": 1})
+    results = [await _evict(api, ns, f"p{i}") for i in range(3)]
     assert results == [201, 429, 429]
-    pdb = await _call(api, "GET", f"{pdbs}/b", expect=200)
+    pdb = await _call(api, "GET", pdb_path, expect=200)
     assert pdb["status"]["disruptionsAllowed"] == 0
     assert list(pdb["status"]["disruptedPods"]) == ["p0"]
+    # The last allowed disruption also flips the condition, as kube's handler does.
+    allowed = next(c for c in pdb["status"]["conditions"] if c["type"] == "DisruptionAllowed")
+    assert (allowed["status"], allowed["reason"]) == ("False", "InsufficientPods")
+
+
+async def test_eviction_of_pending_or_unready_pods_costs_no_budget(
+        api: aiohttp.ClientSession, ns: str) -> None:
+    await _call(api, "POST", f"/api/v1/namespaces/{ns}/pods", {
+        "metadata": {"name": "pending", "labels": {"app": "x"}},
+        "spec": {"containers": [{"name": "c", "image": "i"}]}}, 201)
+    await _running_pods(api, ns, ["sick"], ready=False)
+    await _running_pods(api, ns, ["well"])
+    pdb_path = await _budget(api, ns, {"minAvailable": 1,
+                                       "unhealthyPodEvictionPolicy": "AlwaysAllow"}, {
+        "disruptionsAllowed": 0, "currentHealthy": 1, "desiredHealthy": 1,
+        "expectedPods": 1, "observedGeneration": 1})
+    assert [await _evict(api, ns, name) for name in ("pending", "sick", "well")] == [
+        201, 201, 429]
+    pdb = await _call(api, "GET", pdb_path, expect=200)
+    assert pdb["status"]["disruptionsAllowed"] == 0
+    assert not pdb["status"].get("disruptedPods")
+
+
+async def test_eviction_waits_for_a_budget_the_controller_has_not_seen(
+        api: aiohttp.ClientSession, ns: str) -> None:
+    await _running_pods(api, ns, ["p0"])
+    await _budget(api, ns, {"maxUnavailable": 1}, {
+        "disruptionsAllowed": 1, "currentHealthy": 1, "desiredHealthy": 0,
+        "expectedPods": 1, "observedGeneration": 0})
+    answer = await _call(api, "POST", f"/api/v1/namespaces/{ns}/pods/p0/eviction",
+                         {"apiVersion": "policy/v1", "kind": "Eviction",
+                          "metadata": {"name": "p0"}})
+    assert answer["code"] == 429
+    assert "still being processed" in json.dumps(answer)
 
 
 async def _watch(api: aiohttp.ClientSession, path: str, seconds: float,

@@ -1046,7 +1046,10 @@ class ResourceHandlers:
         options = delete_options(MultiDict(), body.get("deleteOptions"))
         pod = await self.objects.get(rt, info.namespace, info.name)
         phase = (pod.get("status") or {}).get("phase")
-        if phase not in ("Succeeded", "Failed") and not opts_dry_run(options):
+        # kube's EvictionREST: pods that are finished, not yet running or already
+        # going spend no budget.
+        exempt = phase in ("Succeeded", "Failed", "Pending") or meta.is_terminating(pod)
+        if not exempt and not opts_dry_run(options):
             await self._spend_disruption_budget(pod)
         await self.delete_object(rt, info.namespace, info.name, options)
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -1067,25 +1070,65 @@ class ResourceHandlers:
             raise errors.internal("This pod has more than one PodDisruptionBudget, which the "
                                   "eviction subresource does not support.")
         pdb = matching[0]
+        if not _pod_ready(pod) and _unhealthy_may_go(pdb):
+            return  # evicting an unready pod costs the budget nothing
 
         async def spend(current: dict[str, Any]) -> dict[str, Any]:
             status = current.setdefault("status", {})
-            allowed = int(status.get("disruptionsAllowed") or 0)
-            if allowed <= 0:
+            name = meta.name_of(current)
+            generation = int(current["metadata"].get("generation") or 0)
+            if int(status.get("observedGeneration") or 0) < generation:
                 raise errors.StatusError(
                     429, "TooManyRequests",
                     "Cannot evict pod as it would violate the pod's disruption budget.",
                     {"causes": [{"reason": "DisruptionBudget",
-                                 "message": f"The disruption budget {meta.name_of(current)} "
+                                 "message": f"The disruption budget {name} is still being "
+                                            "processed by the server."}]})
+            allowed = int(status.get("disruptionsAllowed") or 0)
+            disrupted = status.setdefault("disruptedPods", {})
+            if allowed < 0 or len(disrupted) > MAX_DISRUPTED_PODS:
+                raise errors.StatusError(
+                    403, "Forbidden",
+                    "Cannot evict pod as it would violate the pod's disruption budget: "
+                    f"the disruption budget {name} is in an invalid state")
+            if allowed == 0:
+                raise errors.StatusError(
+                    429, "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    {"causes": [{"reason": "DisruptionBudget",
+                                 "message": f"The disruption budget {name} "
                                             f"needs {status.get('desiredHealthy', 0)} healthy "
                                             f"pods and has {status.get('currentHealthy', 0)} "
                                             "currently"}]},
                 )
             status["disruptionsAllowed"] = allowed - 1
-            status.setdefault("disruptedPods", {})[meta.name_of(pod)] = meta.rfc3339(meta.now())
+            if allowed - 1 == 0:
+                meta.set_condition(current, "DisruptionAllowed", "False", "InsufficientPods",
+                                   "")
+            disrupted[meta.name_of(pod)] = meta.rfc3339(meta.now())
             return current
 
         await self.objects.update(pdb_type, namespace, meta.name_of(pdb), spend)
+
+
+# kube's eviction handler refuses once this many evictions are in flight for a budget.
+MAX_DISRUPTED_PODS = 2000
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    cond = meta.condition(pod, "Ready")
+    return bool(cond and cond.get("status") == "True")
+
+
+def _unhealthy_may_go(pdb: dict[str, Any]) -> bool:
+    """kube's unhealthyPodEvictionPolicy: AlwaysAllow lets unready pods go at any
+    time; the default IfHealthyBudget only while the budget's healthy pods suffice."""
+    spec = pdb.get("spec") or {}
+    if spec.get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
+        return True
+    status = pdb.get("status") or {}
+    desired = int(status.get("desiredHealthy") or 0)
+    return desired > 0 and int(status.get("currentHealthy") or 0) >= desired
 
 
 def opts_dry_run(options: dict[str, Any]) -> bool:
