@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 # What the in-process namespace-defaults controller may do, as its own identity.
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+CLOUDCORE_USER = "system:kubeedge:cloudcore"
 CONTROLLER_POLICY: tuple[dict[str, Any], ...] = (
     {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
      "metadata": {"name": "system:controller:namespace-defaults",
@@ -83,6 +84,25 @@ CONTROLLER_POLICY: tuple[dict[str, Any], ...] = (
                  "name": "system:controller:namespace-defaults"},
      "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
                    "name": CONTROLLER_MANAGER_USER}]},
+    # cloudcore runs the controller manager and the scheduler. Its garbage collector and
+    # namespace controller act on every resource (kube's generic-garbage-collector and
+    # namespace-controller roles read and delete `*`), so the role covers all
+    # resources, but never RBAC escalation, binding or impersonation.
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+     "metadata": {"name": "system:kubeedge:cloudcore",
+                  "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+     "rules": [
+         {"apiGroups": ["*"], "resources": ["*"],
+          "verbs": ["get", "list", "watch", "create", "update", "patch", "delete",
+                    "deletecollection"]},
+     ]},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+     "metadata": {"name": "system:kubeedge:cloudcore",
+                  "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                 "name": "system:kubeedge:cloudcore"},
+     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                   "name": CLOUDCORE_USER}]},
 )
 
 VERSION_INFO = {
@@ -215,7 +235,7 @@ class APIServer:
         access.server = f"https://127.0.0.1:{self.port}"
         ca_pem = (config.path(config.pki_dir) / "ca.crt").read_text()
         client = APIClient(access)
-        self.controllers = ControllerManager(client, [NamespaceDefaults(client, ca_pem)])
+        self.controllers = ControllerManager(client, [NamespaceDefaults(client, ca_pem=ca_pem)])
         await self.controllers.start()
 
     async def stop(self) -> None:

@@ -8,8 +8,11 @@ from typing import Any
 
 from kubeedge.api import meta
 from kubeedge.client.errors import APIError
+from kubeedge.client.events import EventRecorder
+from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import ResourceRef
 from kubeedge.client.rest import APIClient
+from kubeedge.config.controllermanager import ControllerManagerConfig
 from kubeedge.controllers.runtime import Controller
 
 NAMESPACES = ResourceRef("", "v1", "namespaces", False, "Namespace")
@@ -27,9 +30,12 @@ ROOT_CA_DESCRIPTION = (
 class NamespaceDefaults(Controller):
     name = "namespace-defaults"
 
-    def __init__(self, client: APIClient, ca_pem: str) -> None:
-        super().__init__(client)
-        self.ca_pem = ca_pem
+    def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
+                 recorder: EventRecorder | None = None,
+                 config: ControllerManagerConfig | None = None, *, ca_pem: str = "") -> None:
+        super().__init__(client, informers, recorder, config)
+        # The CA this client trusts is the cluster CA the ConfigMap publishes.
+        self.ca_pem = ca_pem or (client.access.ca_data or b"").decode()
 
     def setup(self) -> None:
         self.namespaces = self.informer(NAMESPACES)

@@ -24,6 +24,7 @@ from kubeedge.client.informer import Informer, SharedInformerFactory
 from kubeedge.client.leaderelection import LeaderElector
 from kubeedge.client.rest import APIClient
 from kubeedge.client.workqueue import RateLimitingQueue
+from kubeedge.config.controllermanager import ControllerManagerConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +34,26 @@ class Controller:
     `reconcile(key)`. Keys are whatever the subclass enqueues (usually a namespace or a
     `namespace/name`).
 
-    `informers` is the process's shared factory (a private one when not given) and
-    `recorder` the process's event recorder (a private one when not given)."""
+    `informers` is the process's shared factory (a private one when not given),
+    `recorder` the process's event recorder (a private one when not given) and `config`
+    the controller manager's configuration (defaults when not given). Subclasses that
+    take the worker count from the config set `workers` in `__init__`."""
 
     name = "controller"
+    # `source.component` of the Events it records (kube's names, e.g.
+    # "deployment-controller"); defaults to "<name>-controller".
+    component = ""
     workers = 1
 
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
-                 recorder: EventRecorder | None = None) -> None:
+                 recorder: EventRecorder | None = None,
+                 config: ControllerManagerConfig | None = None) -> None:
         self.client = client
         self.factory = informers or SharedInformerFactory(client)
-        self.recorder = recorder or EventRecorder(client, self.name)
+        self._owns_recorder = recorder is None
+        self.recorder = recorder or EventRecorder(
+            client, self.component or f"{self.name}-controller")
+        self.config = config or ControllerManagerConfig()
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name=self.name)
         self.informers: list[Informer] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -90,6 +100,8 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._owns_recorder:
+            await self.recorder.stop()
 
     async def stop_informers(self) -> None:
         for informer in self.informers:
