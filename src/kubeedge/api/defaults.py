@@ -531,6 +531,14 @@ def _node_defaults(node: Obj, create: bool = True) -> None:
         and isinstance(status.get("capacity"), dict)
     ):
         status["allocatable"] = dict(status["capacity"])
+    spec = node.get("spec")
+    if isinstance(spec, dict):
+        # kube keeps the two fields in step: podCIDR is podCIDRs[0].
+        if spec.get("podCIDR") and not spec.get("podCIDRs"):
+            spec["podCIDRs"] = [spec["podCIDR"]]
+        elif spec.get("podCIDRs") and not spec.get("podCIDR") and isinstance(
+                spec["podCIDRs"], list):
+            spec["podCIDR"] = spec["podCIDRs"][0]
 
 
 def _pod_template_defaults(obj: Obj, create: bool = True) -> None:

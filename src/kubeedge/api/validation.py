@@ -15,6 +15,7 @@ It is not the whole of kube's validation, only the common part.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -1465,6 +1466,36 @@ def _validate_crd(crd: Obj, old: Obj | None) -> list[Cause]:
     return errs
 
 
+def _validate_node(node: Obj, old: Obj | None) -> list[Cause]:
+    """spec.podCIDR(s): valid CIDRs, at most one per IP family, podCIDR the first, and
+    set once (kube's ValidateNode and ValidateNodeUpdate)."""
+    errs: list[Cause] = []
+    spec = node.get("spec") if isinstance(node.get("spec"), dict) else {}
+    cidrs = spec.get("podCIDRs") or []
+    if not isinstance(cidrs, list):
+        return [invalid("spec.podCIDRs", cidrs, "must be a list of CIDRs")]
+    families = []
+    for i, cidr in enumerate(cidrs):
+        try:
+            families.append(ipaddress.ip_network(str(cidr), strict=False).version)
+        except ValueError:
+            errs.append(invalid(f"spec.podCIDRs[{i}]", cidr, "must be a valid CIDR"))
+    if len(cidrs) > 2 or (len(families) == 2 and families[0] == families[1]):
+        errs.append(invalid("spec.podCIDRs", cidrs, "may specify no more than one CIDR for "
+                            "each IP family"))
+    pod_cidr = spec.get("podCIDR") or ""
+    if pod_cidr and cidrs and cidrs[0] != pod_cidr:
+        errs.append(invalid("spec.podCIDR", pod_cidr, "must match the first element of "
+                            "spec.podCIDRs"))
+    if old is not None:
+        old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+        old_cidrs = old_spec.get("podCIDRs") or []
+        if old_cidrs and old_cidrs != cidrs:
+            errs.append(forbidden("spec.podCIDRs", 'node updates may not change podCIDR '
+                                  'except from "" to valid'))
+    return errs
+
+
 Validator = Callable[[Obj, Obj | None], list[Cause]]
 
 _VALIDATORS: dict[tuple[str, str], Validator] = {
@@ -1472,6 +1503,7 @@ _VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Service"): _validate_service,
     ("", "ConfigMap"): _validate_config_map,
     ("", "Secret"): _validate_secret,
+    ("", "Node"): _validate_node,
     ("apps", "Deployment"): lambda o, old: _validate_workload(o, old, what="deployment"),
     ("apps", "ReplicaSet"): lambda o, old: _validate_workload(o, old, what="replicaset"),
     ("apps", "DaemonSet"): lambda o, old: _validate_workload(o, old, what="daemonset"),

@@ -672,3 +672,20 @@ def test_init_container_names_may_not_repeat_container_names() -> None:
     assert messages(validate("", "v1", "Pod", obj)) == [
         'spec.initContainers[0].name: Duplicate value: "app"'
     ]
+
+
+def test_node_pod_cidrs_are_valid_and_set_once() -> None:
+    def node(*cidrs: str) -> dict:
+        return {"metadata": {"name": "n"},
+                "spec": {"podCIDR": cidrs[0] if cidrs else "", "podCIDRs": list(cidrs)}}
+
+    assert validate("", "v1", "Node", node("10.244.1.0/24")) == []
+    assert validate("", "v1", "Node", node("10.244.1.0/24", "fd00::/64")) == []
+    bad = validate("", "v1", "Node", node("garbage"))
+    assert [c.field for c in bad] == ["spec.podCIDRs[0]"]
+    same_family = validate("", "v1", "Node", node("10.1.0.0/24", "10.2.0.0/24"))
+    assert "one CIDR for each IP family" in same_family[0].message
+    # From "" to valid is allowed; any change after that is forbidden.
+    assert validate("", "v1", "Node", node("10.244.1.0/24"), old=node()) == []
+    moved = validate("", "v1", "Node", node("10.244.2.0/24"), old=node("10.244.1.0/24"))
+    assert [(c.field, c.reason) for c in moved] == [("spec.podCIDRs", "FieldValueForbidden")]
