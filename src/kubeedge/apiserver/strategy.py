@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from kubeedge.api import errors, meta
+from kubeedge.api.defaults import job_selector_defaults
 from kubeedge.api.registry import ResourceType
 
 # Kinds whose status a create keeps as sent: kubelets and controllers create these with
@@ -69,6 +70,9 @@ def prepare_create(rt: ResourceType, obj: dict[str, Any]) -> None:
     elif rt.kind == "CustomResourceDefinition":
         obj["status"] = {"conditions": [], "acceptedNames": {"kind": "", "plural": ""},
                          "storedVersions": []}
+    if rt.group == "batch" and rt.kind == "Job" and not rt.crd:
+        # kube's job strategy: the selector and pod labels name this Job's uid.
+        job_selector_defaults(obj, md["uid"])
 
 
 def prepare_update(
