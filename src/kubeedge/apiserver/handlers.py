@@ -541,7 +541,8 @@ class ResourceHandlers:
         elif not isinstance(md, dict):
             raise errors.bad_request("metadata must be an object")
 
-    async def _require_namespace(self, namespace: str, creating: bool) -> None:
+    async def _require_namespace(self, namespace: str, creating: bool, resource: str = "",
+                                 name: str = "") -> None:
         # NamespaceLifecycle reads its informer first and storage only on a miss (a
         # namespace created a moment ago), as kube's admission plugin does.
         ns = self.namespaces.get(namespace) if self.namespaces is not None else None
@@ -552,11 +553,13 @@ class ResourceHandlers:
         if ns is None:
             raise errors.not_found("namespaces", namespace)
         if creating and meta.is_terminating(ns):
+            # kube's NamespaceLifecycle admission: a Forbidden about the object created.
+            prefix = f'{resource} "{name}" is forbidden: ' if resource else ""
             raise errors.StatusError(
                 403, "Forbidden",
-                f"unable to create new content in namespace {namespace} because it is being "
-                "terminated",
-                {"name": namespace, "kind": "namespaces",
+                f"{prefix}unable to create new content in namespace {namespace} because it "
+                "is being terminated",
+                {"name": name or namespace, "kind": resource or "namespaces",
                  "causes": [{"reason": "NamespaceTerminating",
                              "message": f"namespace {namespace} is being terminated",
                              "field": "metadata.namespace"}]},
@@ -595,7 +598,8 @@ class ResourceHandlers:
                     "on the request"
                 )
             md["namespace"] = namespace
-            await self._require_namespace(namespace, creating=True)
+            await self._require_namespace(namespace, creating=True, resource=rt.plural,
+                                          name=str(md.get("name") or ""))
         else:
             md.pop("namespace", None)
         if md.get("resourceVersion"):

@@ -178,6 +178,18 @@ def delete_options(query: MultiMapping[str], body: Any) -> dict[str, Any]:
     policy = query.get("propagationPolicy")
     if policy:
         options["propagationPolicy"] = policy
+    orphan = query.get("orphanDependents")
+    if orphan is not None:
+        options["orphanDependents"] = orphan.lower() == "true"
+    if options.get("orphanDependents") is not None:
+        # The deprecated spelling of Orphan and Background; kube refuses both at once.
+        if options.get("propagationPolicy"):
+            raise errors.StatusError(
+                422, "Invalid",
+                "DeleteOptions.meta.k8s.io \"\" is invalid: [orphanDependents: Invalid "
+                "value: true: OrphanDependents and DeletionPropagation cannot be both set]")
+        options["propagationPolicy"] = ("Orphan" if options.pop("orphanDependents") is True
+                                        else "Background")
     if query.getall("dryRun", []):
         options["dryRun"] = query.getall("dryRun")
     if options.get("propagationPolicy") not in (None, "Orphan", "Background", "Foreground"):

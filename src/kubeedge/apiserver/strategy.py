@@ -31,6 +31,8 @@ RETURN_DELETED_OBJECT = frozenset({"Pod", "Namespace", "ServiceAccount"})
 
 DEFAULT_POD_GRACE_SECONDS = 30
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+GC_ORPHAN = "orphan"
+GC_FOREGROUND = "foregroundDeletion"
 
 
 def spec_part(obj: dict[str, Any]) -> dict[str, Any]:
@@ -170,30 +172,20 @@ def plan_delete(rt: ResourceType, obj: dict[str, Any], options: dict[str, Any]) 
         meta.set_condition(updated, "Terminating", "True", "InstanceDeletionPending",
                            "CustomResourceDefinition marked for deletion")
         return DeletePlan(False, updated)
-    if finalizers:
-        updated = copy.deepcopy(obj)
-        updated["metadata"].setdefault("deletionTimestamp", meta.rfc3339(meta.now()))
-        updated["metadata"].setdefault("deletionGracePeriodSeconds", 0)
-        # Foreground deletion is carried out by the garbage collector, which reads the
-        # recorded policy (kube adds the foregroundDeletion finalizer the same way).
-        if options.get("propagationPolicy") == "Foreground":
-            fins = updated["metadata"].setdefault("finalizers", [])
-            if "foregroundDeletion" not in fins:
-                fins.append("foregroundDeletion")
-        return DeletePlan(False, updated)
-    if options.get("propagationPolicy") == "Foreground":
-        updated = copy.deepcopy(obj)
-        updated["metadata"]["deletionTimestamp"] = meta.rfc3339(meta.now())
-        updated["metadata"]["deletionGracePeriodSeconds"] = 0
-        updated["metadata"]["finalizers"] = ["foregroundDeletion"]
-        return DeletePlan(False, updated)
-    if options.get("propagationPolicy") == "Orphan":
-        updated = copy.deepcopy(obj)
-        updated["metadata"]["deletionTimestamp"] = meta.rfc3339(meta.now())
-        updated["metadata"]["deletionGracePeriodSeconds"] = 0
-        updated["metadata"]["finalizers"] = ["orphan"]
-        return DeletePlan(False, updated)
-    return DeletePlan(True)
+    # The garbage collector's finalizers (kube's deletionFinalizersForGarbageCollection):
+    # the request's policy decides; without one, what an earlier delete chose stays.
+    policy = options.get("propagationPolicy")
+    orphan = policy == "Orphan" if policy else GC_ORPHAN in finalizers
+    foreground = policy == "Foreground" if policy else GC_FOREGROUND in finalizers
+    kept = [f for f in finalizers if f not in (GC_ORPHAN, GC_FOREGROUND)]
+    wanted = kept + [GC_ORPHAN] * orphan + [GC_FOREGROUND] * foreground
+    if not wanted:
+        return DeletePlan(True)
+    updated = copy.deepcopy(obj)
+    updated["metadata"].setdefault("deletionTimestamp", meta.rfc3339(meta.now()))
+    updated["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+    updated["metadata"]["finalizers"] = wanted
+    return DeletePlan(False, updated)
 
 
 def _pod_grace(pod: dict[str, Any], requested: int | None) -> int:

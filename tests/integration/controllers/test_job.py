@@ -116,9 +116,6 @@ async def test_server_gives_jobs_a_selector_and_pod_labels(api: APIClient, ns: s
     created = await api.create(JOBS, job("plain"), ns)
     uid = meta.metadata(created)["uid"]
     spec = created["spec"]
-    if spec.get("selector") is None:
-        pytest.xfail("the API server does not default spec.selector for Jobs yet "
-                     "(defaults.job_selector_defaults is never called)")
     assert spec["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
     labels = spec["template"]["metadata"]["labels"]
     assert labels["job-name"] == "plain" and labels["controller-uid"] == uid

@@ -172,14 +172,15 @@ async def test_terminating_namespace_refuses_new_content_and_waits_for_pods_on_n
     with pytest.raises(APIError) as created:
         await api.create(CM, {"metadata": {"name": "late"}}, ns)
     assert created.value.code == 403 and created.value.is_forbidden
-    assert (f"unable to create new content in namespace {ns} because it is being terminated"
-            in created.value.message)
+    assert created.value.message == (
+        f'configmaps "late" is forbidden: unable to create new content in namespace {ns} '
+        "because it is being terminated")
     manifest = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}}'
     made = await kubectl(cloud, "create", "-n", ns, "-f", "-", check=False, input=manifest)
     assert made.returncode == 1
-    assert "Error from server (Forbidden)" in made.stderr
-    assert (f"unable to create new content in namespace {ns} because it is being terminated"
-            in made.stderr)
+    assert (f'Error from server (Forbidden): error when creating "STDIN": configmaps "late" is '
+            f"forbidden: unable to create new content in namespace {ns} because it is being "
+            "terminated") in made.stderr
 
     # The node confirms the pod stopped; then the namespace goes.
     await api.delete(PODS, "bound", ns, grace_period_seconds=0)
