@@ -44,10 +44,14 @@ def main() -> None:
 @click.option("--foreground", is_flag=True, help="Stay attached instead of detaching.")
 @click.option("--kube-config", default="", hidden=True,
               help="Accepted for KubeEdge compatibility; the embedded API server is used.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Set a CloudCore config field, e.g. "
+                   "modules.controllerManager.edgeNodeEviction=true (repeatable).")
 def init(root: str, advertise_address: str, apiserver_port: int, bind_address: str,
          storage: str, etcd_servers: str, certificate_sans: str, foreground: bool,
-         kube_config: str) -> None:
-    """Start the cloud side: the API server with its storage."""
+         kube_config: str, sets: tuple[str, ...]) -> None:
+    """Start the cloud side: the API server with its storage, and cloudcore (the
+    controllers and the scheduler)."""
     root_path = Path(root).expanduser().resolve()
     try:
         config = setup.config_for(
@@ -55,12 +59,13 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
             bind_address=bind_address, storage_backend=storage,
             storage_etcd_servers=[s.strip() for s in etcd_servers.split(",") if s.strip()],
         )
+        core_config = setup.cloudcore_config_for(str(root_path), list(sets))
     except (ConfigError, msgspec.ValidationError) as exc:
         _fail(f"invalid flag value: {exc}")
         return
     sans = [s.strip() for s in certificate_sans.split(",") if s.strip()]
     try:
-        layout = setup.prepare(config, sans)
+        layout = setup.prepare(config, sans, core_config)
     except setup.SetupError as exc:
         _fail(str(exc))
         return
@@ -68,8 +73,10 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
         _fail(f"{exc}; choose a --root you can write to")
         return
     if foreground:
-        click.echo(f"Starting the API server on port {config.port} (foreground)")
+        click.echo(f"Starting the API server on port {config.port} (foreground); cloudcore "
+                   f"runs in the background (log {layout.cloudcore_log})")
         click.echo(f"export KUBECONFIG={layout.admin_kubeconfig}")
+        setup.start_cloudcore(layout)
         os.execv(sys.executable, [*setup.apiserver_command(layout), "--pid-file",
                                   str(layout.apiserver_pid)])
     pid = setup.start_background(layout)
@@ -79,10 +86,19 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
         setup.stop(layout.apiserver_pid)
         _fail(str(exc))
         return
+    core_pid = setup.start_cloudcore(layout)
+    try:
+        setup.wait_cloudcore(layout, core_pid)
+    except setup.SetupError as exc:
+        setup.stop(layout.cloudcore_pid, command_mark=setup.CLOUDCORE_MARK)
+        setup.stop(layout.apiserver_pid)
+        _fail(str(exc))
+        return
     click.echo("KubeEdge cloud control plane is running.")
     click.echo(f"  API server: {setup.server_url(config.advertise_address, config.port)} "
                f"(pid {pid}, storage {config.storage.backend})")
-    click.echo(f"  Logs:       {layout.apiserver_log}")
+    click.echo(f"  cloudcore:  controller manager and scheduler (pid {core_pid})")
+    click.echo(f"  Logs:       {layout.apiserver_log}, {layout.cloudcore_log}")
     click.echo("To use kubectl with it:")
     click.echo(f"export KUBECONFIG={layout.admin_kubeconfig}")
 

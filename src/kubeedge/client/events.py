@@ -2,10 +2,12 @@
 `kubectl describe` and `kubectl get events` show what controllers and the scheduler
 did (specs/k8s-api.md: Event `involvedObject`, `source`, `count`, first/last times).
 
-Recording never blocks and never raises: events go to a bounded queue and one task
-writes them. A repeat of the same (object, type, reason, message) within the
-aggregation window bumps `count` and `lastTimestamp` on the existing Event instead of
-creating a new one, like client-go's EventCorrelator. Events are best effort: when the
+Recording never blocks and never raises: events go to bounded queues, each written by
+one task; the same event always goes to the same queue, so its repeats are counted in
+order while different events are written side by side (a scheduler binding hundreds
+of pods a second records as many `Scheduled` events). A repeat of the same (object,
+type, reason, message) bumps `count` and `lastTimestamp` on the existing Event
+instead of creating a new one, like client-go's EventCorrelator. Events are best effort: when the
 queue is full or the API refuses one, it is dropped and logged, never retried forever.
 """
 
@@ -52,24 +54,26 @@ class EventRecorder:
     """Records Events from one component (`source.component`, optionally `source.host`)."""
 
     def __init__(self, client: APIClient, component: str, host: str = "", *,
-                 queue_size: int = 1000, remembered: int = 4096) -> None:
+                 queue_size: int = 1000, remembered: int = 4096, writers: int = 4) -> None:
         self.client = client
         self.component = component
         self.host = host
-        self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]] = (
-            asyncio.Queue(maxsize=queue_size))
+        self._queues: list[asyncio.Queue[tuple[dict[str, Any], str, str, str, str]]] = [
+            asyncio.Queue(maxsize=queue_size) for _ in range(max(1, writers))]
         # (uid, type, reason, message) -> (event name, namespace, count), newest last.
         self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
         self._remembered = remembered
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.dropped = 0
 
     def event(self, obj: dict[str, Any], event_type: str, reason: str, message: str,
               field_path: str = "") -> None:
         """Queue one Event about `obj` (which must carry apiVersion and kind)."""
-        self._ensure_task()
+        self._ensure_tasks()
+        uid = (obj.get("metadata") or {}).get("uid") or meta.name_of(obj)
+        queue = self._queues[hash((uid, reason)) % len(self._queues)]
         try:
-            self._queue.put_nowait((obj, event_type, reason, message[:MAX_MESSAGE], field_path))
+            queue.put_nowait((obj, event_type, reason, message[:MAX_MESSAGE], field_path))
         except asyncio.QueueFull:
             self.dropped += 1
             log.warning("%s: event queue full, dropping %s %s", self.component, reason,
@@ -81,25 +85,33 @@ class EventRecorder:
 
     async def flush(self) -> None:
         """Wait until every queued event has been written (tests, shutdown)."""
-        await self._queue.join()
+        for queue in self._queues:
+            await queue.join()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        if tasks:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), 2.0)
+                await asyncio.wait_for(self.flush(), 2.0)
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def _ensure_task(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"events {self.component}")
+    def _ensure_tasks(self) -> None:
+        if self._tasks and not any(t.done() for t in self._tasks):
+            return
+        for task in self._tasks:
+            task.cancel()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run(queue), name=f"events {self.component}")
+                       for queue in self._queues]
 
-    async def _run(self) -> None:
+    async def _run(self, queue: asyncio.Queue[tuple[dict[str, Any], str, str, str, str]]
+                   ) -> None:
         while True:
-            obj, event_type, reason, message, field_path = await self._queue.get()
+            obj, event_type, reason, message, field_path = await queue.get()
             try:
                 await self._write(obj, event_type, reason, message, field_path)
             except (APIError, ConnectionError, TimeoutError) as exc:
@@ -107,7 +119,7 @@ class EventRecorder:
             except Exception:
                 log.exception("%s: recording event %s failed", self.component, reason)
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def _write(self, obj: dict[str, Any], event_type: str, reason: str, message: str,
                      field_path: str) -> None:

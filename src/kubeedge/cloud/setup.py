@@ -33,12 +33,17 @@ from kubeedge.cloud.certs.authority import (
     key_pem,
     write_pem_pair,
 )
-from kubeedge.config.apiserver import APIServerConfig, dump_config
+from kubeedge.config import cloudcore as cloudcore_config
+from kubeedge.config.apiserver import APIServerConfig, ConfigError, dump_config
+from kubeedge.config.cloudcore import CloudCoreConfig
 from kubeedge.durable import atomic_write
 
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "system:masters"
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+CLOUDCORE_USER = "system:kubeedge:cloudcore"
+APISERVER_MARK = "kubeedge.cli.apiserver"
+CLOUDCORE_MARK = "kubeedge.cli.cloudcore"
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,22 @@ class Layout:
     def apiserver_log(self) -> Path:
         return self.logs / "apiserver.log"
 
+    @property
+    def cloudcore_config(self) -> Path:
+        return self.config_dir / "cloudcore.yaml"
+
+    @property
+    def cloudcore_kubeconfig(self) -> Path:
+        return self.etc / "cloudcore.kubeconfig"
+
+    @property
+    def cloudcore_pid(self) -> Path:
+        return self.run / "cloudcore.pid"
+
+    @property
+    def cloudcore_log(self) -> Path:
+        return self.logs / "cloudcore.log"
+
 
 class SetupError(RuntimeError):
     """Something the user must fix; the message says what."""
@@ -116,6 +137,9 @@ def write_pki(layout: Layout, advertise_address: str, extra_sans: list[str],
     controller = ca.issue_client_cert(CONTROLLER_MANAGER_USER)
     write_pem_pair(controller.certificate, controller.private_key,
                    layout.pki / "controller-manager.crt", layout.pki / "controller-manager.key")
+    cloudcore = ca.issue_client_cert(CLOUDCORE_USER)
+    write_pem_pair(cloudcore.certificate, cloudcore.private_key,
+                   layout.pki / "cloudcore.crt", layout.pki / "cloudcore.key")
     token_file = layout.pki / "tokens.csv"
     if not token_file.exists():
         atomic_write(token_file, b"", 0o600)
@@ -126,11 +150,13 @@ def write_pki(layout: Layout, advertise_address: str, extra_sans: list[str],
 
 
 def write_kubeconfigs(layout: Layout, server: str) -> None:
-    """The admin's kubeconfig, and the in-process controllers' own."""
+    """The admin's kubeconfig, the API server's in-process controllers' and
+    cloudcore's."""
     pki = layout.pki
     for user, stem, path in ((ADMIN_USER, "admin", layout.admin_kubeconfig),
                              (CONTROLLER_MANAGER_USER, "controller-manager",
-                              layout.etc / "controller-manager.kubeconfig")):
+                              layout.etc / "controller-manager.kubeconfig"),
+                             (CLOUDCORE_USER, "cloudcore", layout.cloudcore_kubeconfig)):
         config = kubeconfig.render(
             server, (pki / "ca.crt").read_bytes(), user=user,
             client_cert_pem=(pki / f"{stem}.crt").read_bytes(),
@@ -144,7 +170,7 @@ def server_url(address: str, port: int) -> str:
     return f"https://{host}:{port}"
 
 
-def pid_alive(pid_file: Path, command_mark: str = "kubeedge.cli.apiserver") -> int | None:
+def pid_alive(pid_file: Path, command_mark: str = APISERVER_MARK) -> int | None:
     """The pid in `pid_file` if that process runs and is ours (a stale pid file may name
     an unrelated process that reused the number: that one is never touched)."""
     try:
@@ -189,8 +215,9 @@ def port_free(address: str, port: int) -> bool:
     return True
 
 
-def prepare(config: APIServerConfig, extra_sans: list[str]) -> Layout:
-    """Write PKI, kubeconfig and config; refuse when this root already runs."""
+def prepare(config: APIServerConfig, extra_sans: list[str],
+            cloudcore: CloudCoreConfig | None = None) -> Layout:
+    """Write PKI, kubeconfigs and configs; refuse when this root already runs."""
     layout = Layout(Path(config.root))
     running = pid_alive(layout.apiserver_pid)
     if running is not None:
@@ -209,6 +236,12 @@ def prepare(config: APIServerConfig, extra_sans: list[str]) -> Layout:
     os.chmod(layout.pki, 0o700)
     write_pki(layout, config.advertise_address, extra_sans, config.bind_address)
     write_kubeconfigs(layout, server_url(config.advertise_address, config.port))
+    if cloudcore is not None:
+        atomic_write(layout.cloudcore_config, cloudcore_config.dump(cloudcore).encode(), 0o600)
+        # cloudcore's controller manager keeps the namespace defaults (unless its
+        # config turns them off): the API server's in-process copy, for when it runs
+        # alone, stays off.
+        config = msgspec.structs.replace(config, namespace_controllers=False)
     atomic_write(layout.apiserver_config, dump_config(config).encode(), 0o600)
     return layout
 
@@ -218,16 +251,48 @@ def apiserver_command(layout: Layout) -> list[str]:
             str(layout.apiserver_config)]
 
 
+def cloudcore_command(layout: Layout) -> list[str]:
+    return [sys.executable, "-m", CLOUDCORE_MARK, "--config", str(layout.cloudcore_config)]
+
+
 def start_background(layout: Layout) -> int:
     """Start the API server detached from the terminal; its pid goes to the pid file."""
-    log = open(layout.apiserver_log, "ab")  # noqa: SIM115 - handed to the child
+    return _detach([*apiserver_command(layout), "--pid-file", str(layout.apiserver_pid)],
+                   layout.apiserver_log)
+
+
+def start_cloudcore(layout: Layout) -> int:
+    """Start cloudcore detached; it writes its pid file once it reaches the API."""
+    with contextlib.suppress(FileNotFoundError):
+        layout.cloudcore_pid.unlink()
+    return _detach([*cloudcore_command(layout), "--pid-file", str(layout.cloudcore_pid)],
+                   layout.cloudcore_log)
+
+
+def _detach(command: list[str], log_path: Path) -> int:
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     with log:
         proc = subprocess.Popen(
-            [*apiserver_command(layout), "--pid-file", str(layout.apiserver_pid)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )
     return proc.pid
+
+
+def wait_cloudcore(layout: Layout, pid: int, timeout: float = 60.0) -> None:
+    """Wait until cloudcore has reached the API (it writes its pid file then), or
+    fail with the end of its log when it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_running(pid):
+            raise SetupError(
+                f"cloudcore exited during start; see {layout.cloudcore_log}:\n"
+                + tail(layout.cloudcore_log))
+        if pid_alive(layout.cloudcore_pid, CLOUDCORE_MARK) == pid:
+            return
+        time.sleep(0.05)
+    raise SetupError(f"cloudcore did not reach the API server within {timeout:.0f}s; see "
+                     f"{layout.cloudcore_log}:\n" + tail(layout.cloudcore_log))
 
 
 def wait_ready(config: APIServerConfig, pid: int, timeout: float = 60.0) -> None:
@@ -264,9 +329,9 @@ def tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def stop(pid_file: Path, timeout: float = 15.0) -> bool:
+def stop(pid_file: Path, timeout: float = 15.0, command_mark: str = APISERVER_MARK) -> bool:
     """SIGTERM, then SIGKILL after `timeout`. Returns True when a process was stopped."""
-    pid = pid_alive(pid_file)
+    pid = pid_alive(pid_file, command_mark)
     if pid is None:
         with contextlib.suppress(FileNotFoundError):
             pid_file.unlink()
@@ -303,6 +368,8 @@ def reset(root: Path) -> list[str]:
     """Stop what runs under `root` and remove its state. Returns what was removed."""
     layout = Layout(root)
     removed: list[str] = []
+    if stop(layout.cloudcore_pid, command_mark=CLOUDCORE_MARK):
+        removed.append("stopped cloudcore")
     if stop(layout.apiserver_pid):
         removed.append("stopped the API server")
     for directory in (layout.etc, layout.state, layout.run, layout.logs):
@@ -326,3 +393,39 @@ def config_for(root: str, **values: object) -> APIServerConfig:
             raw[key] = value
     raw["storage"] = storage
     return msgspec.convert(raw, APIServerConfig).validate()
+
+
+def cloudcore_config_for(root: str, sets: list[str]) -> CloudCoreConfig:
+    """The CloudCore config for `root` with `--set path.to.field=value` overrides
+    (YAML values: numbers, booleans, `[a, b]` lists), validated."""
+    import yaml
+
+    raw = msgspec.to_builtins(CloudCoreConfig(root=root))
+    for item in sets:
+        path, sep, text = item.partition("=")
+        if not sep or not path.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. "
+                              "modules.controllerManager.edgeNodeEviction=true")
+        keys = path.strip().split(".")
+        node = raw
+        for i, key in enumerate(keys[:-1]):
+            child = node.get(key) if isinstance(node, dict) else None
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {path}: {'.'.join(keys[:i + 1])} is not a section "
+                                  "of the CloudCore config")
+            node = child
+        if keys[-1] not in node:
+            raise ConfigError(f"--set {path}: unknown field {keys[-1]!r}; known here: "
+                              + ", ".join(sorted(node)))
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {path}: {exc}") from None
+        if isinstance(node[keys[-1]], list) and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        node[keys[-1]] = value
+    try:
+        config = msgspec.convert(raw, CloudCoreConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"--set: {exc}") from None
+    return config.validate()

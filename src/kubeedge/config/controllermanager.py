@@ -65,9 +65,11 @@ class ControllerManagerConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
     concurrent_statefulset_syncs: int = 5
     concurrent_job_syncs: int = 5
     concurrent_cronjob_syncs: int = 5
-    concurrent_gc_syncs: int = 20
+    concurrent_gc_syncs: int = msgspec.field(default=20, name="concurrentGCSyncs")
     concurrent_namespace_syncs: int = 10
     concurrent_endpoint_syncs: int = 5
+    # kube's --max-endpoints-per-slice.
+    max_endpoints_per_slice: int = 100
     # Node lifecycle (kube's --node-monitor-period, --node-monitor-grace-period,
     # --node-startup-grace-period).
     node_monitor_period_seconds: float = 5.0
@@ -78,18 +80,18 @@ class ControllerManagerConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
     # applies Kubernetes' NoExecute eviction to edges as well.
     edge_node_eviction: bool = False
     # Node IPAM (kube's --allocate-node-cidrs, --cluster-cidr, --node-cidr-mask-size).
-    allocate_node_cidrs: bool = True
-    cluster_cidr: str = "10.244.0.0/16"
-    node_cidr_mask_size: int = 24
+    allocate_node_cidrs: bool = msgspec.field(default=True, name="allocateNodeCIDRs")
+    cluster_cidr: str = msgspec.field(default="10.244.0.0/16", name="clusterCIDR")
+    node_cidr_mask_size: int = msgspec.field(default=24, name="nodeCIDRMaskSize")
     # Pod garbage collection (kube's --terminated-pod-gc-threshold).
-    terminated_pod_gc_threshold: int = 12500
+    terminated_pod_gc_threshold: int = msgspec.field(default=12500, name="terminatedPodGCThreshold")
     # The CronJob controller checks schedules this often.
     cronjob_sync_period_seconds: float = 10.0
     # Workload controllers revisit every object this often (0: only on events).
     resync_period_seconds: float = 0.0
     # Where the cluster CA is read from for the kube-root-ca.crt ConfigMaps, relative
     # to the root.
-    root_ca_file: str = "etc/kubeedge/pki/ca.crt"
+    root_ca_file: str = msgspec.field(default="etc/kubeedge/pki/ca.crt", name="rootCAFile")
 
     def enabled(self, name: str) -> bool:
         """kube-controller-manager's `--controllers` rule: a name, `*` for all
@@ -113,8 +115,10 @@ class ControllerManagerConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
             raise ConfigError(f"{where}.clusterCIDR: {exc}") from None
         if not net.prefixlen <= self.node_cidr_mask_size <= net.max_prefixlen:
             raise ConfigError(
-                f"{where}.nodeCidrMaskSize: {self.node_cidr_mask_size} must lie between the "
+                f"{where}.nodeCIDRMaskSize: {self.node_cidr_mask_size} must lie between the "
                 f"cluster CIDR's prefix /{net.prefixlen} and /{net.max_prefixlen}")
+        if not 1 <= self.max_endpoints_per_slice <= 1000:
+            raise ConfigError(f"{where}.maxEndpointsPerSlice: must lie between 1 and 1000")
         for field in ("node_monitor_period_seconds", "node_monitor_grace_period_seconds",
                       "node_startup_grace_period_seconds", "cronjob_sync_period_seconds"):
             if getattr(self, field) <= 0:

@@ -291,10 +291,11 @@ class EndpointSliceController(Controller):
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,
                  config: ControllerManagerConfig | None = None, *,
-                 max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> None:
+                 max_endpoints_per_slice: int | None = None) -> None:
         super().__init__(client, informers, recorder, config)
         self.workers = self.config.concurrent_endpoint_syncs
-        self.max_endpoints_per_slice = max_endpoints_per_slice
+        self.max_endpoints_per_slice = (max_endpoints_per_slice
+                                        or self.config.max_endpoints_per_slice)
         self.trigger_times = TriggerTimeTracker()
         # Per Service key: slice name -> the resourceVersion we wrote (None: deleted).
         self._expected: dict[str, dict[str, str | None]] = {}

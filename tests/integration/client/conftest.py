@@ -18,7 +18,7 @@ NAMESPACES = Resource.of("v1", "namespaces")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     """These tests count every object in their namespaces, so the namespace defaults
     controller (kube-root-ca.crt, the default account; tested on its own) is off."""
-    with running_cloud(tmp_path_factory.mktemp("client"), namespace_controllers=False) as c:
+    with running_cloud(tmp_path_factory.mktemp("client"), controllers=()) as c:
         yield c
 
 

@@ -1,0 +1,170 @@
+"""The cloudcore process: every cloud module beside the API server, each reaching the
+API only through `client/` (ARCHITECTURE.md "Processes", rule 1).
+
+Today's modules are the controller manager and the scheduler. Each runs under its own
+Lease (kube-controller-manager's and kube-scheduler's leader election), so two
+cloudcores on one store elect one leader per module and the other takes over when the
+leader dies. A module that loses its Lease tears itself down completely (informers,
+queues, recorders) and campaigns again: a fresh start is the only safe way back, as
+kube's components exit on a lost lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from kubeedge.client import kubeconfig
+from kubeedge.client.informer import SharedInformerFactory
+from kubeedge.client.leaderelection import LeaderElector
+from kubeedge.client.rest import APIClient
+from kubeedge.config.cloudcore import CloudCoreConfig
+from kubeedge.config.controllermanager import KNOWN_CONTROLLERS, LeaderElection
+
+log = logging.getLogger(__name__)
+
+
+class Module(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class ControllerManagerModule:
+    """Every enabled controller on one shared informer factory."""
+
+    def __init__(self, client: APIClient, config: CloudCoreConfig) -> None:
+        from kubeedge.controllers.registry import controller_class
+        from kubeedge.controllers.runtime import ControllerManager
+
+        cm = config.modules.controller_manager
+        self.factory = SharedInformerFactory(client, cm.resync_period_seconds)
+        controllers = [controller_class(name)(client, self.factory, None, cm)
+                       for name in KNOWN_CONTROLLERS if cm.enabled(name)]
+        self.manager = ControllerManager(client, controllers, informers=self.factory)
+
+    async def start(self) -> None:
+        await self.manager.start()
+
+    async def stop(self) -> None:
+        await self.manager.stop()
+
+
+class SchedulerModule:
+    def __init__(self, client: APIClient, config: CloudCoreConfig) -> None:
+        from kubeedge.client.events import EventRecorder
+        from kubeedge.scheduler.scheduler import Scheduler
+
+        self.factory = SharedInformerFactory(client)
+        self.recorder = EventRecorder(client, "default-scheduler")
+        self.scheduler = Scheduler(client, self.factory, self.recorder,
+                                   config.modules.scheduler)
+
+    async def start(self) -> None:
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.factory.stop()
+        await self.recorder.stop()
+
+
+async def run_module(name: str, client: APIClient, election: LeaderElection,
+                     build: Callable[[], Module]) -> None:
+    """Run one module for as long as this process lives: under its Lease when leader
+    election is on, building it afresh for every term."""
+
+    async def serve() -> None:
+        module = build()
+        try:
+            await module.start()
+            log.info("%s: started", name)
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.shield(_stop(name, module))
+
+    if not election.leader_elect:
+        await serve()
+        return
+    while True:
+        elector = LeaderElector(
+            client, election.resource_name, election.resource_namespace,
+            lease_duration=election.lease_duration_seconds,
+            renew_deadline=election.renew_deadline_seconds,
+            retry_period=election.retry_period_seconds,
+        )
+        log.info("%s: campaigning for lease %s/%s as %s", name, election.resource_namespace,
+                 election.resource_name, elector.identity)
+        await elector.run(serve)
+        log.warning("%s: leadership lost; stopped, campaigning again", name)
+
+
+async def _stop(name: str, module: Module) -> None:
+    try:
+        await module.stop()
+    except Exception:
+        log.exception("%s: stopping failed", name)
+
+
+def api_client(config: CloudCoreConfig) -> APIClient:
+    api = config.kube_api_config
+    access = kubeconfig.load(config.path(api.kube_config))
+    if api.master:
+        access.server = api.master
+    return APIClient(access, qps=api.qps, burst=int(api.burst), user_agent="cloudcore",
+                     connection_limit=256)
+
+
+async def wait_for_api(client: APIClient, stop: asyncio.Event | None) -> bool:
+    """Poll /version until the API answers (False when stopped first). The API
+    server may still be starting when cloudcore starts."""
+    delay = 0.1
+    while stop is None or not stop.is_set():
+        try:
+            await client.version()
+            return True
+        except Exception as exc:  # connection refused, TLS or HTTP errors while starting
+            log.info("waiting for the API server at %s: %s", client.server, exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    return False
+
+
+async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
+              on_ready: Callable[[], None] | None = None) -> None:
+    """Run every enabled module until `stop` is set (or forever). `on_ready` runs once
+    the API server answers, before the modules start."""
+    client = api_client(config)
+    if not await wait_for_api(client, stop):
+        await client.close()
+        return
+    if on_ready is not None:
+        on_ready()
+    modules: list[tuple[str, LeaderElection, Callable[[], Module]]] = []
+    cm = config.modules.controller_manager
+    if cm.enable:
+        modules.append(("controller-manager", cm.leader_election,
+                        lambda: ControllerManagerModule(client, config)))
+    sched = config.modules.scheduler
+    if sched.enable:
+        modules.append(("scheduler", sched.leader_election,
+                        lambda: SchedulerModule(client, config)))
+    tasks = [asyncio.create_task(run_module(name, client, election, build), name=name)
+             for name, election, build in modules]
+    waiter: Awaitable[object] = (stop or asyncio.Event()).wait()
+    try:
+        stopper = asyncio.ensure_future(waiter)
+        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await client.close()
