@@ -417,12 +417,14 @@ def cloudcore_config_for(root: str, sets: list[str]) -> CloudCoreConfig:
         if keys[-1] not in node:
             raise ConfigError(f"--set {path}: unknown field {keys[-1]!r}; known here: "
                               + ", ".join(sorted(node)))
+        if isinstance(node[keys[-1]], list) and not text.strip().startswith("["):
+            # A list field takes comma-separated words (`controllers=*,-job`).
+            node[keys[-1]] = [v.strip() for v in text.split(",") if v.strip()]
+            continue
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {path}: {exc}") from None
-        if isinstance(node[keys[-1]], list) and isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
         node[keys[-1]] = value
     try:
         config = msgspec.convert(raw, CloudCoreConfig)

@@ -19,13 +19,13 @@ def test_set_overrides_nested_fields_with_yaml_values() -> None:
     config = cloudcore_config_for("/r", [
         "modules.controllerManager.edgeNodeEviction=true",
         "modules.controllerManager.nodeMonitorGracePeriodSeconds=2.5",
-        "modules.controllerManager.controllers=deployment,replicaset",
+        "modules.controllerManager.controllers=*,-job",
         "modules.scheduler.enable=false",
     ])
     cm = config.modules.controller_manager
     assert cm.edge_node_eviction is True
     assert cm.node_monitor_grace_period_seconds == 2.5
-    assert cm.controllers == ["deployment", "replicaset"]
+    assert cm.controllers == ["*", "-job"]
     assert cm.enabled("replicaset") and not cm.enabled("job")
     assert config.modules.scheduler.enable is False
     assert config.root == "/r"
