@@ -83,8 +83,18 @@ class ControllerManagerConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
     allocate_node_cidrs: bool = msgspec.field(default=True, name="allocateNodeCIDRs")
     cluster_cidr: str = msgspec.field(default="10.244.0.0/16", name="clusterCIDR")
     node_cidr_mask_size: int = msgspec.field(default=24, name="nodeCIDRMaskSize")
-    # Pod garbage collection (kube's --terminated-pod-gc-threshold).
-    terminated_pod_gc_threshold: int = msgspec.field(default=12500, name="terminatedPodGCThreshold")
+    # Pod garbage collection (kube's --terminated-pod-gc-threshold; its fixed 20 s
+    # period and 40 s quarantine for pods of deleted nodes).
+    terminated_pod_gc_threshold: int = msgspec.field(default=12500,
+                                                     name="terminatedPodGCThreshold")
+    pod_gc_period_seconds: float = msgspec.field(default=20.0, name="podGCPeriodSeconds")
+    pod_gc_quarantine_seconds: float = msgspec.field(default=40.0,
+                                                     name="podGCQuarantineSeconds")
+    # The garbage collector rediscovers resources (new CRDs) this often; the namespace
+    # controller revisits terminating namespaces this often (--namespace-sync-period).
+    gc_discovery_period_seconds: float = msgspec.field(default=30.0,
+                                                       name="gcDiscoveryPeriodSeconds")
+    namespace_sync_period_seconds: float = 300.0
     # The CronJob controller checks schedules this often.
     cronjob_sync_period_seconds: float = 10.0
     # Workload controllers revisit every object this often (0: only on events).
@@ -120,7 +130,9 @@ class ControllerManagerConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
         if not 1 <= self.max_endpoints_per_slice <= 1000:
             raise ConfigError(f"{where}.maxEndpointsPerSlice: must lie between 1 and 1000")
         for field in ("node_monitor_period_seconds", "node_monitor_grace_period_seconds",
-                      "node_startup_grace_period_seconds", "cronjob_sync_period_seconds"):
+                      "node_startup_grace_period_seconds", "cronjob_sync_period_seconds",
+                      "pod_gc_period_seconds", "gc_discovery_period_seconds",
+                      "namespace_sync_period_seconds"):
             if getattr(self, field) <= 0:
                 camel = field.split("_")[0] + "".join(p.title() for p in field.split("_")[1:])
                 raise ConfigError(f"{where}.{camel}: must be greater than 0")

@@ -448,12 +448,13 @@ class GarbageCollector(Controller):
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,
                  config: ControllerManagerConfig | None = None, *,
-                 discovery_period_seconds: float = 30.0,
+                 discovery_period_seconds: float | None = None,
                  sync_timeout_seconds: float = 60.0) -> None:
         super().__init__(client, informers, recorder, config)
         self.workers = self.config.concurrent_gc_syncs
         # kube-controller-manager re-discovers every 30 s.
-        self.discovery_period_seconds = discovery_period_seconds
+        self.discovery_period_seconds = (discovery_period_seconds or
+                                         self.config.gc_discovery_period_seconds)
         self.sync_timeout_seconds = sync_timeout_seconds
         self.graph = DependencyGraph()
         self.kinds: dict[tuple[str, str, str], ResourceRef] = {}

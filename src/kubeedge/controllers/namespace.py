@@ -145,12 +145,13 @@ class NamespaceController(Controller):
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,
                  config: ControllerManagerConfig | None = None, *,
-                 sync_period_seconds: float = 300.0) -> None:
+                 sync_period_seconds: float | None = None) -> None:
         super().__init__(client, informers, recorder, config)
         self.workers = self.config.concurrent_namespace_syncs
         # kube's --namespace-sync-period: terminating namespaces are revisited this often
         # even without events.
-        self.sync_period_seconds = sync_period_seconds
+        self.sync_period_seconds = (sync_period_seconds or
+                                    self.config.namespace_sync_period_seconds)
         self._resync_task: asyncio.Task[None] | None = None
 
     def setup(self) -> None:

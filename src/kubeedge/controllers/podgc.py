@@ -40,8 +40,6 @@ PODS = ResourceRef("", "v1", "pods", True, "Pod")
 TAINT_OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 GC_KEY = "gc"
 # kube's gcCheckPeriod and quarantineTime.
-GC_PERIOD_SECONDS = 20.0
-QUARANTINE_SECONDS = 40.0
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -82,14 +80,16 @@ class PodGCController(Controller):
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,
                  config: ControllerManagerConfig | None = None, *,
-                 clock: Clock | None = None, gc_period_seconds: float = GC_PERIOD_SECONDS,
-                 quarantine_seconds: float = QUARANTINE_SECONDS) -> None:
+                 clock: Clock | None = None, gc_period_seconds: float | None = None,
+                 quarantine_seconds: float | None = None) -> None:
         super().__init__(client, informers, recorder, config)
         self.clock: Clock = clock or client.clock
         if clock is not None:
             self.queue = RateLimitingQueue(name=self.name, clock=clock)
-        self.gc_period_seconds = gc_period_seconds
-        self.quarantine_seconds = quarantine_seconds
+        self.gc_period_seconds = (gc_period_seconds if gc_period_seconds is not None
+                                  else self.config.pod_gc_period_seconds)
+        self.quarantine_seconds = (quarantine_seconds if quarantine_seconds is not None
+                                   else self.config.pod_gc_quarantine_seconds)
         # Nodes pods are bound to that the cache does not have: when first seen missing.
         self.missing_since: dict[str, float] = {}
         self._ticker: asyncio.Task[None] | None = None
