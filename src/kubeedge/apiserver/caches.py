@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from kubeedge.api import errors, meta
@@ -22,12 +22,18 @@ log = logging.getLogger(__name__)
 
 
 class ResourceCache:
+    """`index_by`, when given, keeps the objects grouped by the value it returns (the
+    node a pod is bound to), so a lookup costs the group, not the whole cache."""
+
     def __init__(self, objects: ObjectStore, rt: ResourceType,
-                 retry_seconds: float = 1.0) -> None:
+                 retry_seconds: float = 1.0,
+                 index_by: Callable[[dict[str, Any]], str] | None = None) -> None:
         self.objects = objects
         self.rt = rt
         self.retry_seconds = retry_seconds
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.index_by = index_by
+        self.index: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         self.revision = 0
         self._task: asyncio.Task[None] | None = None
         self._advanced = asyncio.Condition()
@@ -44,8 +50,26 @@ class ResourceCache:
 
     async def _relist(self) -> None:
         page = await self.objects.list(self.rt, None)
-        self.items = {(meta.namespace_of(o), meta.name_of(o)): o for o in page.items}
+        self.items = {}
+        self.index = {}
+        for obj in page.items:
+            self._put((meta.namespace_of(obj), meta.name_of(obj)), obj)
         await self._advance(page.revision)
+
+    def _put(self, key: tuple[str, str], obj: dict[str, Any]) -> None:
+        self._drop(key)
+        self.items[key] = obj
+        if self.index_by is not None:
+            self.index.setdefault(self.index_by(obj), {})[key] = obj
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        old = self.items.pop(key, None)
+        if old is not None and self.index_by is not None:
+            group = self.index.get(self.index_by(old))
+            if group is not None:
+                group.pop(key, None)
+                if not group:
+                    self.index.pop(self.index_by(old), None)
 
     async def _advance(self, revision: int) -> None:
         async with self._advanced:
@@ -63,9 +87,9 @@ class ResourceCache:
                 async for change in self.objects.watch(self.rt, None, self.revision + 1):
                     key = (meta.namespace_of(change.obj), meta.name_of(change.obj))
                     if change.type == "DELETED":
-                        self.items.pop(key, None)
+                        self._drop(key)
                     else:
-                        self.items[key] = change.obj
+                        self._put(key, change.obj)
                     await self._advance(change.revision)
                 # The stream ended (a slow-watcher overflow, a store restart): pick up
                 # from the last revision seen; storage replays anything missed.
@@ -141,8 +165,8 @@ class PodsByNode:
     def __init__(self, objects: ObjectStore, registry: Registry) -> None:
         rt = registry.lookup("", "v1", "pods")
         assert rt is not None
-        self.cache = ResourceCache(objects, rt)
+        self.cache = ResourceCache(
+            objects, rt, index_by=lambda pod: str((pod.get("spec") or {}).get("nodeName") or ""))
 
     def pods_on_node(self, node: str) -> list[dict[str, Any]]:
-        return [p for p in self.cache.values()
-                if (p.get("spec") or {}).get("nodeName") == node]
+        return list(self.cache.index.get(node, {}).values()) if node else []

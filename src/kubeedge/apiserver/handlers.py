@@ -605,7 +605,8 @@ class ResourceHandlers:
         if md.get("resourceVersion"):
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         self.schemas.check_fields(rt, body, opts.field_validation, warnings)
-        if not md.get("name") and md.get("generateName"):
+        generated = not md.get("name") and bool(md.get("generateName"))
+        if generated:
             md["name"] = meta.generated_name(str(md["generateName"]))
         strategy.prepare_create(rt, body)
         self.schemas.default(rt, body, create=True)
@@ -628,11 +629,23 @@ class ResourceHandlers:
             await self.service_ips.assign(body, ips, opts.dry_run)
         if opts.dry_run:
             return body
-        try:
-            stored = await self.objects.create(rt, body)
-        except BaseException:
-            await self.service_ips.undo(body, ips)
-            raise
+        attempt = 0
+        while True:
+            try:
+                stored = await self.objects.create(rt, body)
+                break
+            except errors.StatusError as exc:
+                # kube retries a generated name that is taken (RetryGenerateName): five
+                # random characters collide once in a while among thousands of pods.
+                attempt += 1
+                if generated and exc.reason == "AlreadyExists" and attempt < GENERATE_ATTEMPTS:
+                    md["name"] = meta.generated_name(str(md["generateName"]))
+                    continue
+                await self.service_ips.undo(body, ips)
+                raise
+            except BaseException:
+                await self.service_ips.undo(body, ips)
+                raise
         if self.on_stored is not None:
             await self.on_stored(rt, stored)
         return stored
@@ -1115,6 +1128,8 @@ class ResourceHandlers:
         await self.objects.update(pdb_type, namespace, meta.name_of(pdb), spend)
 
 
+# Tries at a free generated name before a create gives up with AlreadyExists (kube's).
+GENERATE_ATTEMPTS = 8
 # kube's eviction handler refuses once this many evictions are in flight for a budget.
 MAX_DISRUPTED_PODS = 2000
 
