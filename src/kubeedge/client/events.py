@@ -21,6 +21,7 @@ from collections import OrderedDict
 from typing import Any
 
 from kubeedge.api import meta
+from kubeedge.client.clock import Clock, RealClock
 from kubeedge.client.errors import APIError
 from kubeedge.client.resources import ResourceRef
 from kubeedge.client.rest import APIClient
@@ -31,6 +32,9 @@ EVENTS = ResourceRef("", "v1", "events", True, "Event")
 NORMAL = "Normal"
 WARNING = "Warning"
 MAX_MESSAGE = 1024  # the API server's event message limit
+# client-go's EventSourceObjectSpamFilter: 25 events per object, then 1 per 5 minutes.
+SPAM_BURST = 25
+SPAM_REFILL_SECONDS = 300.0
 
 
 def object_reference(obj: dict[str, Any], field_path: str = "") -> dict[str, Any]:
@@ -54,10 +58,18 @@ class EventRecorder:
     """Records Events from one component (`source.component`, optionally `source.host`)."""
 
     def __init__(self, client: APIClient, component: str, host: str = "", *,
-                 queue_size: int = 1000, remembered: int = 4096, writers: int = 4) -> None:
+                 queue_size: int = 1000, remembered: int = 4096, writers: int = 4,
+                 spam_burst: int = SPAM_BURST, spam_refill_seconds: float = SPAM_REFILL_SECONDS,
+                 clock: Clock | None = None) -> None:
         self.client = client
         self.component = component
         self.host = host
+        self.clock: Clock = clock or RealClock()
+        # Per involved object: (tokens left, when last counted), oldest first.
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._spam_burst = spam_burst
+        self._spam_refill = spam_refill_seconds
+        self.filtered = 0
         self._queues: list[asyncio.Queue[tuple[dict[str, Any], str, str, str, str]]] = [
             asyncio.Queue(maxsize=queue_size) for _ in range(max(1, writers))]
         # (uid, type, reason, message) -> (event name, namespace, count), newest last.
@@ -71,13 +83,29 @@ class EventRecorder:
         """Queue one Event about `obj` (which must carry apiVersion and kind)."""
         self._ensure_tasks()
         uid = (obj.get("metadata") or {}).get("uid") or meta.name_of(obj)
+        if not self._allow(uid):
+            self.filtered += 1
+            return
         queue = self._queues[hash((uid, reason)) % len(self._queues)]
         try:
             queue.put_nowait((obj, event_type, reason, message[:MAX_MESSAGE], field_path))
         except asyncio.QueueFull:
             self.dropped += 1
-            log.warning("%s: event queue full, dropping %s %s", self.component, reason,
-                        meta.name_of(obj))
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("%s: event queue full; %d events dropped so far", self.component,
+                            self.dropped)
+
+    def _allow(self, uid: str) -> bool:
+        """client-go's per-object spam filter: a burst of 25, then one more every 5
+        minutes, so a controller creating 3,000 pods of one ReplicaSet records 25."""
+        now = self.clock.now()
+        tokens, last = self._buckets.pop(uid, (float(self._spam_burst), now))
+        tokens = min(float(self._spam_burst), tokens + (now - last) / self._spam_refill)
+        allowed = tokens >= 1.0
+        self._buckets[uid] = (tokens - 1.0 if allowed else tokens, now)
+        while len(self._buckets) > self._remembered:
+            self._buckets.popitem(last=False)
+        return allowed
 
     def eventf(self, obj: dict[str, Any], event_type: str, reason: str, fmt: str,
                *args: object) -> None:

@@ -33,3 +33,23 @@ async def test_repeats_bump_count_and_kubectl_describe_shows_them(
     described = cloud.kubectl("describe", "configmap", "subject", "-n", ns).stdout
     assert "could not sync: boom" in described
     assert "test-controller" in described
+
+
+async def test_one_object_gets_a_burst_of_events_then_few(api: APIClient, ns: str) -> None:
+    """client-go's spam filter: a controller creating thousands of pods for one owner
+    records 25 events about it, not thousands."""
+    from kubeedge.client.clock import FakeClock
+
+    obj = await api.create(CM, {"metadata": {"name": "busy"}}, ns)
+    obj.update(apiVersion="v1", kind="ConfigMap")
+    clock = FakeClock()
+    recorder = EventRecorder(api, "spammy", clock=clock)
+    for i in range(40):
+        recorder.event(obj, "Normal", "SuccessfulCreate", f"Created pod: p{i}")
+    await clock.advance(300)  # five minutes buy one more
+    recorder.event(obj, "Normal", "SuccessfulCreate", "Created pod: late")
+    await recorder.flush()
+    await recorder.stop()
+    messages = {e["message"] for e in (await api.list(EVENTS, ns))["items"]}
+    assert len(messages) == 26 and "Created pod: late" in messages
+    assert recorder.filtered == 15
