@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from kubeedge.api import meta
+from kubeedge.api.placement import fits_node_selection, untolerated_taints
 from kubeedge.api.selectors import LabelSelector
 from kubeedge.client.errors import APIError
 from kubeedge.client.events import EventRecorder
@@ -77,29 +78,6 @@ SLOW_START_INITIAL_BATCH = 1
 # ------------------------------------------------------------------ placement (pure)
 
 
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """kube's Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
-
-
-def untolerated_taints(tolerations: Iterable[Obj], taints: Iterable[Obj],
-                       effects: tuple[str, ...]) -> list[Obj]:
-    tolerations = list(tolerations)
-    return [t for t in taints if isinstance(t, dict) and t.get("effect") in effects
-            and not any(tolerates(tol, t) for tol in tolerations if isinstance(tol, dict))]
-
-
 def with_daemon_tolerations(spec: Obj) -> Obj:
     """`spec` (a pod spec, changed in place and returned) with the daemon tolerations;
     one that matches on key, operator, value and effect is replaced, as kube does."""
@@ -137,59 +115,9 @@ def with_node_name_affinity(spec: Obj, node_name: str) -> Obj:
     return spec
 
 
-def _requirement_matches(req: Obj, values_of: dict[str, str]) -> bool:
-    key = req.get("key") or ""
-    operator = req.get("operator") or ""
-    values = [str(v) for v in req.get("values") or []]
-    present = key in values_of
-    value = values_of.get(key, "")
-    if operator == "In":
-        return present and value in values
-    if operator == "NotIn":
-        return not present or value not in values
-    if operator == "Exists":
-        return present
-    if operator == "DoesNotExist":
-        return not present
-    if operator in ("Gt", "Lt"):
-        if not present or len(values) != 1:
-            return False
-        try:
-            have, bound = int(value), int(values[0])
-        except ValueError:
-            return False
-        return have > bound if operator == "Gt" else have < bound
-    return False
-
-
-def node_selector_term_matches(term: Obj, node: Obj) -> bool:
-    """A term with no requirements matches nothing (kube's nodeaffinity helper)."""
-    expressions = [e for e in term.get("matchExpressions") or [] if isinstance(e, dict)]
-    fields = [f for f in term.get("matchFields") or [] if isinstance(f, dict)]
-    if not expressions and not fields:
-        return False
-    labels = meta.labels_of(node)
-    node_fields = {"metadata.name": meta.name_of(node)}
-    return (all(_requirement_matches(e, labels) for e in expressions)
-            and all(_requirement_matches(f, node_fields) for f in fields))
-
-
 def fits_node(spec: Obj, node: Obj) -> bool:
     """nodeName, nodeSelector and required node affinity of a pod spec against a node."""
-    wanted_name = spec.get("nodeName")
-    if wanted_name and wanted_name != meta.name_of(node):
-        return False
-    labels = meta.labels_of(node)
-    selector = spec.get("nodeSelector") or {}
-    if any(labels.get(k) != v for k, v in selector.items()):
-        return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
-    if required:
-        terms = [t for t in required.get("nodeSelectorTerms") or [] if isinstance(t, dict)]
-        if not any(node_selector_term_matches(t, node) for t in terms):
-            return False
-    return True
+    return fits_node_selection(spec, meta.labels_of(node), meta.name_of(node))
 
 
 def daemon_pod_spec(ds: Obj, node_name: str) -> Obj:

@@ -444,6 +444,7 @@ RETRY_MAX_SECONDS = 1000.0
 
 class GarbageCollector(Controller):
     name = "garbage-collector"
+    component = "garbage-collector-controller"
 
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,

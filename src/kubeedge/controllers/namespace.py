@@ -141,6 +141,7 @@ def requeue_delay(estimate_seconds: int) -> float:
 
 class NamespaceController(Controller):
     name = "namespace"
+    component = "namespace-controller"
 
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeedge.api import meta
+from kubeedge.api.placement import tolerates_taint
 from kubeedge.client.clock import Clock
 from kubeedge.client.errors import APIError
 from kubeedge.client.events import EventRecorder
@@ -273,20 +274,6 @@ def merge_taints(current: list[Obj], wanted: set[tuple[str, str]], stamp: str
     return result if len(result) != len(current) or missing else None
 
 
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """core/v1 Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return (toleration.get("value") or "") == (taint.get("value") or "")
-
-
 def eviction_delay(taints: Iterable[Obj], tolerations: Iterable[Obj]) -> float | None:
     """Seconds until a pod must go from a node with these NoExecute taints: 0 when one
     taint is not tolerated, the smallest tolerationSeconds of the tolerations used, or
@@ -294,7 +281,7 @@ def eviction_delay(taints: Iterable[Obj], tolerations: Iterable[Obj]) -> float |
     tolerations = [t for t in tolerations if isinstance(t, dict)]
     used: list[Obj] = []
     for taint in taints:
-        match = next((t for t in tolerations if tolerates(t, taint)), None)
+        match = next((t for t in tolerations if tolerates_taint(t, taint)), None)
         if match is None:
             return 0.0
         used.append(match)
@@ -375,6 +362,7 @@ class NodeLifecycleController(Controller):
     `pod/<namespace>/<name>` (the NoExecute taint manager)."""
 
     name = "node-lifecycle"
+    component = "node-controller"
     workers = 4
 
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,

@@ -76,6 +76,7 @@ class PodGCController(Controller):
     to the end of their quarantine."""
 
     name = "podgc"
+    component = "pod-garbage-collector"
 
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,

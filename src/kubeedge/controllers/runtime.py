@@ -51,8 +51,8 @@ class Controller:
         self.client = client
         self.factory = informers or SharedInformerFactory(client)
         self._owns_recorder = recorder is None
-        self.recorder = recorder or EventRecorder(
-            client, self.component or f"{self.name}-controller")
+        self.recorder = recorder or EventRecorder(client, self.component or (
+            self.name if self.name.endswith("-controller") else f"{self.name}-controller"))
         self.config = config or ControllerManagerConfig()
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name=self.name)
         self.informers: list[Informer] = []

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from kubeedge.api import meta
-from kubeedge.client.events import EventRecorder
-from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.controllers.cronjob import SCHEDULED_TIMESTAMP, CronJobController
-from kubeedge.controllers.runtime import ControllerManager
+from kubeedge.controllers.runtime import Controller
 from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.controllers import running
 
 pytestmark = pytest.mark.kubectl
 
@@ -59,19 +57,6 @@ class JumpClock:
 
 
 @pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def ns(api: APIClient) -> str:
-    name = f"cj-{uuid.uuid4().hex[:8]}"
-    await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
-
-
-@pytest.fixture
 def clock() -> JumpClock:
     # Half past the minute after next: a CronJob created now has exactly one start
     # (the minute before the clock) already due.
@@ -79,14 +64,10 @@ def clock() -> JumpClock:
 
 
 @pytest.fixture
-async def controller(api: APIClient, clock: JumpClock) -> AsyncIterator[CronJobController]:
-    factory = SharedInformerFactory(api)
-    recorder = EventRecorder(api, "cronjob-controller")
-    controller = CronJobController(api, factory, recorder, clock=clock)
-    manager = ControllerManager(api, [controller], informers=factory, recorder=recorder)
-    await manager.start()
-    yield controller
-    await manager.stop()
+async def controller(api: APIClient, clock: JumpClock) -> AsyncIterator[Controller]:
+    async with running(api, lambda f: CronJobController(api, f, clock=clock)) as (
+            controller,):
+        yield controller
 
 
 def cronjob(name: str, **spec: Any) -> dict[str, Any]:

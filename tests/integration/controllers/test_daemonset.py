@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 
 from kubeedge.api import meta
-from kubeedge.client.events import EventRecorder
-from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.controllers.daemonset import DaemonSetController, target_node
-from kubeedge.controllers.runtime import ControllerManager
+from kubeedge.controllers.runtime import Controller
 from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.controllers import running
 
 pytestmark = pytest.mark.kubectl
 
@@ -30,37 +29,9 @@ REVISIONS = Resource.of("apps/v1", "controllerrevisions")
 
 
 @pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def ns(api: APIClient) -> str:
-    name = f"ds-{uuid.uuid4().hex[:8]}"
-    await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
-
-
-@pytest.fixture
-async def controller(api: APIClient) -> AsyncIterator[DaemonSetController]:
-    factory = SharedInformerFactory(api)
-    recorder = EventRecorder(api, "daemonset-controller")
-    ds_controller = DaemonSetController(api, factory, recorder)
-    manager = ControllerManager(api, [ds_controller], informers=factory, recorder=recorder)
-    await manager.start()
-    yield ds_controller
-    await manager.stop()
-
-
-@pytest.fixture
-async def nodes(api: APIClient) -> AsyncIterator[list[str]]:
-    """Names of the nodes a test made (deleted afterwards: nodes are cluster-wide)."""
-    made: list[str] = []
-    yield made
-    for name in made:
-        with contextlib.suppress(Exception):
-            await api.delete(NODES, name)
+async def controller(api: APIClient) -> AsyncIterator[Controller]:
+    async with running(api, lambda f: DaemonSetController(api, f)) as (ds_controller,):
+        yield ds_controller
 
 
 async def make_node(api: APIClient, made: list[str], name: str, labels: dict[str, str],

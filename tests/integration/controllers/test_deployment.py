@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from kubeedge.api import meta
-from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.controllers import pods as podutil
 from kubeedge.controllers.deployment import DeploymentController
 from kubeedge.controllers.replicaset import ReplicaSetController
-from kubeedge.controllers.runtime import ControllerManager
-from tests.fixtures.cluster import Cloud, eventually, running_cloud
+from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.controllers import running
 
 pytestmark = pytest.mark.kubectl
 
@@ -31,37 +29,12 @@ DEPLOYMENTS = Resource.of("apps/v1", "deployments")
 REPLICA_SETS = Resource.of("apps/v1", "replicasets")
 
 # cloudcore keeps only the namespace defaults: the controllers under test run here.
-ONLY_NAMESPACE_DEFAULTS = ("--set", "modules.controllerManager.controllers=namespace-defaults",
-                           "--set", "modules.scheduler.enable=false")
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    with running_cloud(tmp_path_factory.mktemp("deploy"), *ONLY_NAMESPACE_DEFAULTS) as c:
-        yield c
-
-
-@pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def ns(api: APIClient) -> str:
-    name = f"deploy-{uuid.uuid4().hex[:8]}"
-    await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
-
 
 @pytest.fixture
 async def controllers(api: APIClient) -> AsyncIterator[None]:
-    factory = SharedInformerFactory(api)
-    running = [ReplicaSetController(api, factory), DeploymentController(api, factory)]
-    manager = ControllerManager(api, running, informers=factory)
-    await manager.start()
-    yield
-    await manager.stop()
+    async with running(api, lambda f: ReplicaSetController(api, f),
+                       lambda f: DeploymentController(api, f)):
+        yield
 
 
 async def kubectl(cloud: Cloud, *args: str, check: bool = True) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,19 +30,6 @@ NAMESPACES = Resource.of("v1", "namespaces")
 PODS = Resource.of("v1", "pods")
 JOBS = Resource.of("batch/v1", "jobs")
 EVENTS = Resource.of("v1", "events")
-
-
-@pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def ns(api: APIClient) -> str:
-    name = f"job-{uuid.uuid4().hex[:8]}"
-    await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
 
 
 async def start(api: APIClient, **kwargs: Any) -> tuple[ControllerManager, JobController]:

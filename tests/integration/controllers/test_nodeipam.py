@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from kubeedge.client.errors import APIError
 from kubeedge.client.events import EventRecorder
 from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import ResourceRef
@@ -23,24 +22,6 @@ NODES = ResourceRef("", "v1", "nodes", False, "Node")
 EVENTS = ResourceRef("", "v1", "events", True, "Event")
 # Four /24 blocks.
 CONFIG = ControllerManagerConfig(cluster_cidr="10.100.0.0/22", node_cidr_mask_size=24)
-
-
-@pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def nodes(api: APIClient) -> AsyncIterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for name in made:
-        try:
-            await api.delete(NODES, name)
-        except APIError as exc:
-            if not exc.is_not_found:
-                raise
 
 
 class Running:

@@ -27,8 +27,9 @@ from kubeedge.controllers.nodelifecycle import (
     NodeLifecycleController,
     ZoneState,
 )
-from kubeedge.controllers.runtime import ControllerManager
+from kubeedge.controllers.runtime import Controller, ControllerManager
 from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.controllers import running
 
 NODES = ResourceRef("", "v1", "nodes", False, "Node")
 PODS = ResourceRef("", "v1", "pods", True, "Pod")
@@ -114,27 +115,10 @@ class Kubelet:
 
 
 @pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def ns(api: APIClient) -> str:
-    name = f"nlc-{uuid.uuid4().hex[:8]}"
-    await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
-
-
-@pytest.fixture
-async def controller(api: APIClient) -> AsyncIterator[NodeLifecycleController]:
-    factory = SharedInformerFactory(api)
-    recorder = EventRecorder(api, "node-controller")
-    ctrl = NodeLifecycleController(api, factory, recorder, CONFIG)
-    manager = ControllerManager(api, [ctrl], informers=factory, recorder=recorder)
-    await manager.start()
-    yield ctrl
-    await manager.stop()
+async def controller(api: APIClient) -> AsyncIterator[Controller]:
+    async with running(api, lambda f: NodeLifecycleController(api, f, None, CONFIG)) as (
+            ctrl,):
+        yield ctrl
 
 
 @pytest.fixture

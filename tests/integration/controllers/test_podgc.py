@@ -11,14 +11,13 @@ import pytest
 
 from kubeedge.api import meta
 from kubeedge.client.errors import APIError
-from kubeedge.client.events import EventRecorder
-from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import ResourceRef
 from kubeedge.client.rest import APIClient
 from kubeedge.config.controllermanager import ControllerManagerConfig
 from kubeedge.controllers.podgc import PodGCController
-from kubeedge.controllers.runtime import ControllerManager
-from tests.fixtures.cluster import Cloud, eventually
+from kubeedge.controllers.runtime import Controller
+from tests.fixtures.cluster import eventually
+from tests.fixtures.controllers import running
 
 NODES = ResourceRef("", "v1", "nodes", False, "Node")
 PODS = ResourceRef("", "v1", "pods", True, "Pod")
@@ -28,29 +27,12 @@ THRESHOLD = 2
 
 
 @pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def ns(api: APIClient) -> str:
-    name = f"pgc-{uuid.uuid4().hex[:8]}"
-    await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
-
-
-@pytest.fixture
-async def podgc(api: APIClient) -> AsyncIterator[PodGCController]:
-    factory = SharedInformerFactory(api)
-    recorder = EventRecorder(api, "pod-garbage-collector")
+async def podgc(api: APIClient) -> AsyncIterator[Controller]:
     config = ControllerManagerConfig(terminated_pod_gc_threshold=THRESHOLD)
-    ctrl = PodGCController(api, factory, recorder, config, gc_period_seconds=0.2,
-                           quarantine_seconds=QUARANTINE)
-    manager = ControllerManager(api, [ctrl], informers=factory, recorder=recorder)
-    await manager.start()
-    yield ctrl
-    await manager.stop()
+    async with running(api, lambda f: PodGCController(
+            api, f, None, config, gc_period_seconds=0.2, quarantine_seconds=QUARANTINE)
+            ) as (ctrl,):
+        yield ctrl
 
 
 async def node(api: APIClient, ready: str = "True", taints: list[Any] | None = None) -> str:

@@ -5,19 +5,18 @@ deleted pods, and reports status as kubectl shows it."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from kubeedge.api import meta
-from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.controllers.pods import controller_ref
 from kubeedge.controllers.replicaset import ReplicaSetController
-from kubeedge.controllers.runtime import ControllerManager
-from tests.fixtures.cluster import Cloud, eventually, running_cloud
+from kubeedge.controllers.runtime import Controller
+from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.controllers import running
 
 pytestmark = pytest.mark.kubectl
 
@@ -26,37 +25,11 @@ PODS = Resource.of("v1", "pods")
 REPLICA_SETS = Resource.of("apps/v1", "replicasets")
 
 # cloudcore keeps only the namespace defaults: the controllers under test run here.
-ONLY_NAMESPACE_DEFAULTS = ("--set", "modules.controllerManager.controllers=namespace-defaults",
-                           "--set", "modules.scheduler.enable=false")
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    with running_cloud(tmp_path_factory.mktemp("rs"), *ONLY_NAMESPACE_DEFAULTS) as c:
-        yield c
-
 
 @pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def ns(api: APIClient) -> str:
-    name = f"rs-{uuid.uuid4().hex[:8]}"
-    await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
-
-
-@pytest.fixture
-async def controller(api: APIClient) -> AsyncIterator[ReplicaSetController]:
-    factory = SharedInformerFactory(api)
-    rs_controller = ReplicaSetController(api, factory)
-    manager = ControllerManager(api, [rs_controller], informers=factory)
-    await manager.start()
-    yield rs_controller
-    await manager.stop()
+async def controller(api: APIClient) -> AsyncIterator[Controller]:
+    async with running(api, lambda f: ReplicaSetController(api, f)) as (rs_controller,):
+        yield rs_controller
 
 
 def replica_set(name: str, replicas: int = 2, **labels: str) -> dict:

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from kubeedge.api import meta
-from kubeedge.client.events import EventRecorder
-from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
-from kubeedge.controllers.runtime import ControllerManager
+from kubeedge.controllers.runtime import Controller
 from kubeedge.controllers.statefulset import StatefulSetController
 from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.controllers import running
 
 pytestmark = pytest.mark.kubectl
 
@@ -28,27 +26,9 @@ STATEFULSETS = Resource.of("apps/v1", "statefulsets")
 
 
 @pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def ns(api: APIClient) -> str:
-    name = f"sts-{uuid.uuid4().hex[:8]}"
-    await api.create(NAMESPACES, {"metadata": {"name": name}})
-    return name
-
-
-@pytest.fixture
-async def controller(api: APIClient) -> AsyncIterator[StatefulSetController]:
-    factory = SharedInformerFactory(api)
-    recorder = EventRecorder(api, "statefulset-controller")
-    sts_controller = StatefulSetController(api, factory, recorder)
-    manager = ControllerManager(api, [sts_controller], informers=factory, recorder=recorder)
-    await manager.start()
-    yield sts_controller
-    await manager.stop()
+async def controller(api: APIClient) -> AsyncIterator[Controller]:
+    async with running(api, lambda f: StatefulSetController(api, f)) as (sts_controller,):
+        yield sts_controller
 
 
 def statefulset(name: str, replicas: int = 3, image: str = "web:v1", **spec: Any) -> dict:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from kubeedge.api.placement import tolerates_taint as tolerates
 from kubeedge.controllers.daemonset import (
     node_should_run,
     plan_rolling_update,
     rolling_limits,
     target_node,
-    tolerates,
     with_daemon_tolerations,
     with_node_name_affinity,
 )

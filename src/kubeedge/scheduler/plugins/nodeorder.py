@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubeedge.api.placement import tolerates
 from kubeedge.scheduler.framework.info import PREFER_NO_SCHEDULE, NodeInfo, TaskInfo
 from kubeedge.scheduler.framework.session import CycleState, Session
 from kubeedge.scheduler.plugins.arguments import Arguments
-from kubeedge.scheduler.plugins.predicates import match_node_selector_term, tolerates
+from kubeedge.scheduler.plugins.predicates import match_node_selector_term
 
 __all__ = [
     "MAX_NODE_SCORE",

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kubeedge.api.placement import node_selector_term_matches, tolerates
 from kubeedge.scheduler.framework.info import (
     NO_SCHEDULE,
     AffinityTerm,
@@ -29,7 +30,6 @@ from kubeedge.scheduler.plugins.arguments import Arguments
 __all__ = [
     "PredicatesPlugin",
     "match_node_selector_term",
-    "tolerates",
 ]
 
 NAME = "predicates"
@@ -57,22 +57,6 @@ _AFFINITY = Status.of(ERR_AFFINITY, unresolvable=True)
 _ANTI_AFFINITY = Status.of(ERR_ANTI_AFFINITY)
 
 
-def tolerates(toleration: Mapping[str, Any], key: str, value: str, effect: str) -> bool:
-    """v1.Toleration.ToleratesTaint."""
-    want_effect = toleration.get("effect") or ""
-    if want_effect and want_effect != effect:
-        return False
-    want_key = toleration.get("key") or ""
-    if want_key and want_key != key:
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == value
-    return False
-
-
 def _tolerated(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
     key = str(taint.get("key") or "")
     value = str(taint.get("value") or "")
@@ -80,44 +64,8 @@ def _tolerated(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any
     return any(tolerates(t, key, value, effect) for t in tolerations)
 
 
-def _match_expression(expr: Mapping[str, Any], value: str | None) -> bool:
-    operator = expr.get("operator")
-    values = [str(v) for v in expr.get("values") or []]
-    if operator == "In":
-        return value is not None and value in values
-    if operator == "NotIn":
-        return value is None or value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if operator in ("Gt", "Lt"):
-        if value is None or len(values) != 1:
-            return False
-        try:
-            have, want = int(value), int(values[0])
-        except ValueError:
-            return False
-        return have > want if operator == "Gt" else have < want
-    return False
-
-
 def match_node_selector_term(term: Mapping[str, Any], node: NodeInfo) -> bool:
-    """A NodeSelectorTerm: all matchExpressions (labels) and matchFields
-    (`metadata.name`) hold; a term with neither matches nothing."""
-    expressions = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not expressions and not fields:
-        return False
-    labels = node.labels
-    for expr in expressions:
-        if not _match_expression(expr, labels.get(str(expr.get("key") or ""))):
-            return False
-    for expr in fields:
-        value = node.name if expr.get("key") == "metadata.name" else None
-        if not _match_expression(expr, value):
-            return False
-    return True
+    return node_selector_term_matches(term, node.labels, node.name)
 
 
 def _node_affinity_fits(task: TaskInfo, node: NodeInfo) -> bool:
