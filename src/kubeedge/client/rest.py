@@ -125,6 +125,8 @@ class APIClient:
         connect_timeout: float = 10.0,
         connection_limit: int = 100,
         user_agent: str = "kubeedge-py",
+        connector: aiohttp.BaseConnector | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if not isinstance(access, kubeconfig.ClusterAccess):
             access = kubeconfig.load(access, context)
@@ -143,6 +145,10 @@ class APIClient:
         self._ssl: ssl.SSLContext | bool = (
             access.ssl_context() if self.server.startswith("https:") else False
         )
+        # A connection pool shared with other clients (not closed with this one), and
+        # headers sent on every request (e.g. Impersonate-User, §7).
+        self._shared_connector = connector
+        self._extra_headers = dict(headers or {})
         self._session: aiohttp.ClientSession | None = None
         self._discovery: dict[str, ObjectList] = {}
         self._closed = False
@@ -168,8 +174,13 @@ class APIClient:
             headers = {"Accept": JSON, "User-Agent": self.user_agent}
             if self.access.token:
                 headers["Authorization"] = f"Bearer {self.access.token}"  # §7
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=self.connection_limit)
-            self._session = aiohttp.ClientSession(connector=connector, headers=headers)
+            headers.update(self._extra_headers)
+            if self._shared_connector is not None:
+                self._session = aiohttp.ClientSession(
+                    connector=self._shared_connector, connector_owner=False, headers=headers)
+            else:
+                connector = aiohttp.TCPConnector(ssl=self._ssl, limit=self.connection_limit)
+                self._session = aiohttp.ClientSession(connector=connector, headers=headers)
         return self._session
 
     # -- the HTTP exchange ----------------------------------------------------------

@@ -96,35 +96,6 @@ def _tls_context(ca_pem: bytes | None, cert_pem: bytes | None, key_pem: bytes | 
     return ctx
 
 
-class _SharedPoolClient(APIClient):
-    """An `APIClient` whose session rides on a connection pool it does not own, with
-    extra default headers (the impersonation). APIClient has no constructor seam for
-    either yet, so this overrides its session factory."""
-
-    def __init__(
-        self,
-        access: kubeconfig.ClusterAccess,
-        *,
-        connector: aiohttp.BaseConnector,
-        headers: dict[str, str],
-        **kwargs: object,
-    ) -> None:
-        super().__init__(access, **kwargs)  # type: ignore[arg-type]
-        self._connector = connector
-        self._headers = headers
-
-    def _session_for_request(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise RuntimeError("APIClient is closed")
-        if self._session is None or self._session.closed:
-            headers = {"Accept": "application/json", "User-Agent": self.user_agent}
-            headers.update(self._headers)
-            self._session = aiohttp.ClientSession(
-                connector=self._connector, connector_owner=False, headers=headers
-            )
-        return self._session
-
-
 class NodeClientFactory:
     """Makes the admin client and one client per node; `close()` closes the shared pool.
 
@@ -183,7 +154,7 @@ class NodeClientFactory:
     def node(self, name: str) -> APIClient:
         agent = f"kubelet/{name} (hollow)"
         if self.mode is AuthMode.IMPERSONATE:
-            return _SharedPoolClient(
+            return APIClient(
                 self.access,
                 connector=self._shared_connector(),
                 headers={"Impersonate-User": node_user(name), "Impersonate-Group": NODES_GROUP},
