@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -79,7 +80,24 @@ def main(root: str, port: int | None) -> None:
            "--timeout=30s"], env)
     _show([kubectl, "apply", "-f", str(EXAMPLES / "crd" / "20-widget.yaml")], env)
     _show([kubectl, "get", "namespaces"], env)
-    _show([kubectl, "get", "pods,services,configmaps,deployments", "-n", "demo"], env)
+    # No edge can join yet (keadm join lands with the CloudCore issue), so three
+    # simulated nodes play kubelet while the demo runs, to show the controllers and the
+    # scheduler at work; they are removed at the end.
+    click.secho("Starting 3 simulated (hollow) nodes for the demo", bold=True)
+    hollow = _start_hollow(root_path, env)
+    try:
+        _show([kubectl, "get", "nodes"], env)
+        _show([kubectl, "rollout", "status", "deployment/api", "-n", "demo",
+               "--timeout=60s"], env)
+        _show([kubectl, "rollout", "status", "daemonset/node-agent", "-n", "demo",
+               "--timeout=60s"], env)
+        _show([kubectl, "get", "pods", "-n", "demo", "-o", "wide"], env)
+        _show([kubectl, "get", "deployments,replicasets,daemonsets,pdb,endpoints", "-n",
+               "demo"], env)
+    finally:
+        hollow.terminate()
+        hollow.wait(30)
+    _show([kubectl, "get", "services,configmaps", "-n", "demo"], env)
     _show([kubectl, "get", "widgets", "-n", "demo"], env)
     _show([kubectl, "auth", "can-i", "--list", "-n", "demo"], env)
 
@@ -89,6 +107,23 @@ def main(root: str, port: int | None) -> None:
     click.echo("  kubectl explain pod.spec.containers")
     keadm_bin = Path(sys.executable).parent / "keadm"
     click.echo(f"  {keadm_bin} reset --root {root_path} --force   # stop it, remove its state")
+
+
+def _start_hollow(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log_path = root / "var/log/kubeedge/hollow.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kubeedge.hollow", "--root", str(root), "--nodes", "3",
+             "--name-prefix", "demo-node-", "--ready-delay", "1", "--cleanup"],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if b"registered" in log_path.read_bytes():
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    click.echo(f"Error: the simulated nodes did not start; see {log_path}", err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":
