@@ -26,6 +26,11 @@ from kubeedge.config.controllermanager import KNOWN_CONTROLLERS, LeaderElection
 
 log = logging.getLogger(__name__)
 
+# Requests in flight to the API at once. The API server answers on one event loop, so
+# more connections add no throughput; a larger pool only opens (TLS handshakes) and
+# drops connections with every burst of creates.
+CONNECTIONS = 64
+
 
 class Module(Protocol):
     async def start(self) -> None: ...
@@ -115,7 +120,7 @@ def api_client(config: CloudCoreConfig) -> APIClient:
     if api.master:
         access.server = api.master
     return APIClient(access, qps=api.qps, burst=int(api.burst), user_agent="cloudcore",
-                     connection_limit=256)
+                     connection_limit=CONNECTIONS)
 
 
 async def wait_for_api(client: APIClient, stop: asyncio.Event | None) -> bool:

@@ -188,8 +188,11 @@ class PodWorker:
 
     def stop(self) -> None:
         """Forget the pod (it is gone, or the node is going)."""
+        terminating = self.state is WorkerState.TERMINATING
         self.state = WorkerState.DONE
-        if self._task is not None:
+        # A terminating worker is at most finishing its confirming delete (the watch
+        # may report the pod gone before the response arrives): let it end by itself.
+        if self._task is not None and not terminating:
             self._task.cancel()
         self.node.pool.release(self.uid)
 
@@ -298,7 +301,7 @@ class PodWorker:
                                        preconditions={"uid": self.uid})
 
         with contextlib.suppress(_PodGone):
-            await self.node.call("delete", "pods", confirm)
+            await asyncio.shield(self.node.call("delete", "pods", confirm))
         self.state = WorkerState.DONE
 
     async def _write_status(self, patch: Obj) -> None:
@@ -308,7 +311,10 @@ class PodWorker:
             return await client.patch(PODS, self.name, patch, self.namespace,
                                       patch_type="strategic", subresource="status")
 
-        await self.node.call("patch", "pods/status", write)
+        # A worker cancelled mid-write (its pod is being deleted) lets the request
+        # finish: cutting it off would cost the pooled connection, and the server a
+        # fresh TLS handshake for the next request.
+        await asyncio.shield(self.node.call("patch", "pods/status", write))
 
 
 class HollowNode:
