@@ -29,8 +29,9 @@ from kubeedge.apiserver.authz.chain import (
     forbidden_error,
     name_from_field_selector,
 )
+from kubeedge.apiserver.authz.escalation import RBAC_RESOURCES, check_no_escalation
 from kubeedge.apiserver.authz.node import NodeAuthorizer
-from kubeedge.apiserver.authz.rbac import RBACAuthorizer
+from kubeedge.apiserver.authz.rbac import RBAC_GROUP, RBACAuthorizer
 from kubeedge.apiserver.authz.types import RequestAttributes, UserInfo
 from kubeedge.apiserver.caches import ByName, PodsByNode, RBACCache, ResourceCache
 from kubeedge.apiserver.crds import CRDController
@@ -484,6 +485,15 @@ class APIServer:
         decision = self.node_authorizer.admit(attrs, obj, old)
         if not decision.allowed:
             raise forbidden_error(attrs, decision.reason)
+        if (info.group == RBAC_GROUP and info.resource in RBAC_RESOURCES
+                and not info.subresource):
+            reason = check_no_escalation(self.authorizer, self.rbac_cache, user,
+                                         info.resource, info.namespace, obj)
+            if reason:
+                what = f'{info.resource}.{RBAC_GROUP} "{attrs.name}"'
+                raise errors.StatusError(
+                    403, "Forbidden", f"{what} is forbidden: {reason}",
+                    {"name": attrs.name, "group": RBAC_GROUP, "kind": info.resource})
 
     def _authorize(self, user: UserInfo, info: RequestInfo, request: web.Request) -> None:
         if info.is_resource_request:
