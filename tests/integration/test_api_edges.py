@@ -316,3 +316,23 @@ async def test_yaml_aliases_are_refused(api: aiohttp.ClientSession, ns: str) -> 
                         headers={"Content-Type": "application/yaml"}) as resp:
         assert resp.status == 400
         assert "aliases" in (await resp.json())["message"]
+
+
+async def test_status_writes_keep_label_and_annotation_changes_but_not_spec(
+        api: aiohttp.ClientSession, ns: str) -> None:
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    await _call(api, "POST", path, {
+        "metadata": {"name": "d"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}},
+                 "template": {"metadata": {"labels": {"app": "d"}},
+                              "spec": {"containers": [{"name": "c", "image": "i"}]}}}}, 201)
+    current = await _call(api, "GET", f"{path}/d", expect=200)
+    current["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = "1"
+    current["metadata"].setdefault("labels", {})["seen"] = "yes"
+    current["spec"]["replicas"] = 9
+    current["status"] = {"observedGeneration": 1, "replicas": 0}
+    stored = await _call(api, "PUT", f"{path}/d/status", current, 200)
+    assert stored["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    assert stored["metadata"]["labels"]["seen"] == "yes"
+    assert stored["spec"]["replicas"] == 1  # spec belongs to the main resource
+    assert stored["status"]["observedGeneration"] == 1

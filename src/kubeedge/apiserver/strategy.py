@@ -88,7 +88,16 @@ def prepare_update(
         else:
             result.pop("status", None)
         # Status writers may also add or change labels and annotations (kubelet and
-        # controllers do), but not the rest of metadata.
+        # controllers do; the Deployment controller records its revision this way),
+        # but not the rest of metadata.
+        new_md = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+        result_md = meta.metadata(result)
+        for key in ("labels", "annotations"):
+            if key in new_md:
+                if new_md[key]:
+                    result_md[key] = new_md[key]
+                else:
+                    result_md.pop(key, None)
         return result
     result = new
     md = meta.metadata(result)
