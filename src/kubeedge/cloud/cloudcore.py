@@ -4,9 +4,10 @@ API only through `client/` (ARCHITECTURE.md "Processes", rule 1).
 Today's modules are the controller manager and the scheduler. Each runs under its own
 Lease (kube-controller-manager's and kube-scheduler's leader election), so two
 cloudcores on one store elect one leader per module and the other takes over when the
-leader dies. A module that loses its Lease tears itself down completely (informers,
-queues, recorders) and campaigns again: a fresh start is the only safe way back, as
-kube's components exit on a lost lease.
+leader dies. A module that loses its Lease tears itself down (controllers, queues,
+recorders, its informer handlers) and campaigns again from a fresh start, as kube's
+components exit on a lost lease. The informers themselves are the process's: the
+controllers and the scheduler share one cache of each resource, so a pod is held once.
 """
 
 from __future__ import annotations
@@ -39,17 +40,18 @@ class Module(Protocol):
 
 
 class ControllerManagerModule:
-    """Every enabled controller on one shared informer factory."""
+    """Every enabled controller, on the process's informers."""
 
-    def __init__(self, client: APIClient, config: CloudCoreConfig) -> None:
+    def __init__(self, client: APIClient, config: CloudCoreConfig,
+                 informers: SharedInformerFactory) -> None:
         from kubeedge.controllers.registry import controller_class
         from kubeedge.controllers.runtime import ControllerManager
 
         cm = config.modules.controller_manager
-        self.factory = SharedInformerFactory(client, cm.resync_period_seconds)
-        controllers = [controller_class(name)(client, self.factory, None, cm)
+        controllers = [controller_class(name)(client, informers, None, cm)
                        for name in KNOWN_CONTROLLERS if cm.enabled(name)]
-        self.manager = ControllerManager(client, controllers, informers=self.factory)
+        self.manager = ControllerManager(client, controllers, informers=informers,
+                                         owns_informers=False)
 
     async def start(self) -> None:
         await self.manager.start()
@@ -59,21 +61,20 @@ class ControllerManagerModule:
 
 
 class SchedulerModule:
-    def __init__(self, client: APIClient, config: CloudCoreConfig) -> None:
+    def __init__(self, client: APIClient, config: CloudCoreConfig,
+                 informers: SharedInformerFactory) -> None:
         from kubeedge.client.events import EventRecorder
         from kubeedge.scheduler.scheduler import Scheduler
 
-        self.factory = SharedInformerFactory(client)
         self.recorder = EventRecorder(client, "default-scheduler")
-        self.scheduler = Scheduler(client, self.factory, self.recorder,
+        self.scheduler = Scheduler(client, informers, self.recorder,
                                    config.modules.scheduler)
 
     async def start(self) -> None:
         await self.scheduler.start()
 
     async def stop(self) -> None:
-        await self.scheduler.stop()
-        await self.factory.stop()
+        await self.scheduler.stop()  # takes its handlers back; the informers run on
         await self.recorder.stop()
 
 
@@ -148,15 +149,19 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         return
     if on_ready is not None:
         on_ready()
-    modules: list[tuple[str, LeaderElection, Callable[[], Module]]] = []
+    # One cache of each resource for the whole process: the controllers and the
+    # scheduler read the same pods. A module that stops takes back its handlers only;
+    # the informers run until the process ends.
     cm = config.modules.controller_manager
+    informers = SharedInformerFactory(client, cm.resync_period_seconds)
+    modules: list[tuple[str, LeaderElection, Callable[[], Module]]] = []
     if cm.enable:
         modules.append(("controller-manager", cm.leader_election,
-                        lambda: ControllerManagerModule(client, config)))
+                        lambda: ControllerManagerModule(client, config, informers)))
     sched = config.modules.scheduler
     if sched.enable:
         modules.append(("scheduler", sched.leader_election,
-                        lambda: SchedulerModule(client, config)))
+                        lambda: SchedulerModule(client, config, informers)))
     tasks = [asyncio.create_task(run_module(name, client, election, build), name=name)
              for name, election, build in modules]
     waiter: Awaitable[object] = (stop or asyncio.Event()).wait()
@@ -172,4 +177,5 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await informers.stop()
         await client.close()

@@ -20,7 +20,7 @@ from typing import Any
 
 from kubeedge.client.errors import APIError
 from kubeedge.client.events import EventRecorder
-from kubeedge.client.informer import Informer, SharedInformerFactory
+from kubeedge.client.informer import HandlerRegistration, Informer, SharedInformerFactory
 from kubeedge.client.leaderelection import LeaderElector
 from kubeedge.client.rest import APIClient
 from kubeedge.client.workqueue import RateLimitingQueue
@@ -56,13 +56,17 @@ class Controller:
         self.config = config or ControllerManagerConfig()
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name=self.name)
         self.informers: list[Informer] = []
+        self._registrations: list[tuple[Informer, HandlerRegistration]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     def informer(self, *args: Any, **kwargs: Any) -> Informer:
+        """The factory's shared informer for this resource. Handlers this controller
+        adds to it are removed when it stops, so the informer can serve a successor
+        (the next leadership term) without feeding a stopped queue."""
         informer = self.factory.informer(*args, **kwargs)
         if informer not in self.informers:
             self.informers.append(informer)
-        return informer
+        return _TrackedInformer(informer, self._registrations)  # type: ignore[return-value]
 
     def enqueue_by(self, key_of: Callable[[dict[str, Any]], str | None]
                    ) -> dict[str, Callable[..., None]]:
@@ -100,6 +104,9 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        for informer, registration in self._registrations:
+            informer.remove_event_handler(registration)
+        self._registrations = []
         if self._owns_recorder:
             await self.recorder.stop()
 
@@ -126,19 +133,41 @@ class Controller:
                 self.queue.done(key)
 
 
+class _TrackedInformer:
+    """An informer as one controller sees it: every handler it adds is remembered, so
+    the controller can take them all back when it stops."""
+
+    def __init__(self, informer: Informer,
+                 registrations: list[tuple[Informer, HandlerRegistration]]) -> None:
+        self._informer = informer
+        self._registrations = registrations
+
+    def add_event_handler(self, *args: Any, **kwargs: Any) -> HandlerRegistration:
+        registration = self._informer.add_event_handler(*args, **kwargs)
+        self._registrations.append((self._informer, registration))
+        return registration
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._informer, name)
+
+
 class ControllerManager:
     """Runs a set of controllers on one client, sharing informers and the event
-    recorder; stops them together. `run()` holds a Lease first when `elector` is set."""
+    recorder; stops them together. `run()` holds a Lease first when `elector` is set.
+
+    `owns_informers=False` leaves a process-wide factory running at stop (cloudcore's
+    modules share one, so each pod is cached once)."""
 
     def __init__(self, client: APIClient, controllers: Iterable[Controller],
                  informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,
-                 elector: LeaderElector | None = None) -> None:
+                 elector: LeaderElector | None = None, *, owns_informers: bool = True) -> None:
         self.client = client
         self.controllers = list(controllers)
         self.informers = informers
         self.recorder = recorder
         self.elector = elector
+        self.owns_informers = owns_informers
         self.running = asyncio.Event()
 
     async def start(self) -> None:
@@ -150,9 +179,9 @@ class ControllerManager:
         self.running.clear()
         for controller in reversed(self.controllers):
             await controller.stop()
-        if self.informers is not None:
+        if self.owns_informers and self.informers is not None:
             await self.informers.stop()
-        else:
+        elif self.owns_informers:
             for controller in self.controllers:
                 await controller.stop_informers()
         if self.recorder is not None:
