@@ -249,8 +249,12 @@ def plan_rolling_update(ds: Obj, nodes: dict[str, Obj], by_node: dict[str, list[
         unavailable = 0
         replace_now: list[Obj] = []
         candidates: list[Obj] = []
-        for node_name in sorted(by_node):
-            new, old, ok = updated_pair(by_node[node_name], hash_, generation)
+        # Every node that should run a daemon pod counts, with or without pods (kube
+        # walks the node list): one whose pod was just deleted and whose replacement
+        # is not in the cache yet is unavailable too.
+        should_run = {name for name, node in nodes.items() if node_should_run(node, ds)[0]}
+        for node_name in sorted(should_run | set(by_node)):
+            new, old, ok = updated_pair(by_node.get(node_name, []), hash_, generation)
             if not ok or (new is None) == (old is None):
                 unavailable += 1  # the manage loop sorts this node out
             elif new is not None:

@@ -126,6 +126,14 @@ def test_rolling_update_without_surge_deletes_within_max_unavailable() -> None:
     assert [p["metadata"]["name"] for p in plan.delete] == ["p3"]
 
 
+def test_a_node_left_without_its_pod_uses_up_the_budget() -> None:
+    """The old pod of n0 was deleted and its replacement is not in the cache yet: n0 is
+    unavailable, so no other node's old pod may go (kube walks the node list)."""
+    nodes = {f"n{i}": node(f"n{i}") for i in range(3)}
+    by_node = {f"n{i}": [pod(f"p{i}", f"n{i}", "old")] for i in (1, 2)}
+    assert plan_rolling_update(ds(), nodes, by_node, "new", NOW).delete == []
+
+
 def test_rolling_update_with_surge_creates_before_deleting() -> None:
     d = ds()
     d["spec"]["updateStrategy"]["rollingUpdate"] = {"maxUnavailable": 0, "maxSurge": 1}
