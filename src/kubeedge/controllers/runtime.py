@@ -28,6 +28,9 @@ from kubeedge.config.controllermanager import ControllerManagerConfig
 
 log = logging.getLogger(__name__)
 
+# A reconcile that lost a write race (409 Conflict) looks again after this long.
+CONFLICT_RETRY_SECONDS = 0.1
+
 
 class Controller:
     """Subclasses set `name`, build their informers in `setup()`, and implement
@@ -121,7 +124,18 @@ class Controller:
                 return
             try:
                 await self.reconcile(key)
-            except (APIError, ConnectionError, TimeoutError) as exc:
+            except APIError as exc:
+                if exc.is_conflict:
+                    # The cache was behind a write someone else made: it is catching up,
+                    # so look again shortly. Conflicts are not failures; counting them
+                    # into the exponential back-off could park a busy key for minutes.
+                    log.debug("%s: %s changed under us, retrying: %s", self.name, key, exc)
+                    self.queue.add_after(key, CONFLICT_RETRY_SECONDS)
+                else:
+                    log.warning("%s: reconciling %s failed, will retry: %s", self.name, key,
+                                exc)
+                    self.queue.add_rate_limited(key)
+            except (ConnectionError, TimeoutError) as exc:
                 log.warning("%s: reconciling %s failed, will retry: %s", self.name, key, exc)
                 self.queue.add_rate_limited(key)
             except Exception:
