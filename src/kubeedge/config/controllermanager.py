@@ -31,6 +31,8 @@ KNOWN_CONTROLLERS = (
     "endpoints",
     "endpointslice",
     "podgc",
+    "queue",
+    "podgroup",
 )
 
 

@@ -24,6 +24,8 @@ CONTROLLERS: dict[str, str] = {
     "endpoints": "kubeedge.controllers.endpoints:EndpointsController",
     "endpointslice": "kubeedge.controllers.endpointslice:EndpointSliceController",
     "podgc": "kubeedge.controllers.podgc:PodGCController",
+    "queue": "kubeedge.controllers.queue:QueueController",
+    "podgroup": "kubeedge.controllers.podgroup:PodGroupController",
 }
 
 
