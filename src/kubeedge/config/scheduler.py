@@ -3,8 +3,10 @@ CloudCore config, ARCHITECTURE.md rule 7).
 
 Field names are camelCase like the rest of KubeEdge's CloudCore config. Timings carry
 kube-scheduler's and Volcano's defaults (specs/volcano.md §2.1, §3), so tests can
-shorten them. `tiers` has the shape of Volcano's `volcano-scheduler.conf`; the plugins
-known today are the ones the default-scheduler fast path uses.
+shorten them. `actions`, `tiers` and `configurations` have the shape of Volcano's
+`volcano-scheduler.conf` and default to the one Volcano's Helm chart ships (specs/
+volcano.md §3). The default-scheduler fast path uses the node-level plugins of the tiers
+(`predicates`, `nodeorder`, `binpack`); the Volcano session uses every tier.
 """
 
 from __future__ import annotations
@@ -17,23 +19,80 @@ from kubeedge.config.apiserver import ConfigError
 from kubeedge.config.controllermanager import LeaderElection
 
 # Plugins the framework knows (scheduler/plugins). Grows with the Volcano issue.
-KNOWN_PLUGINS = ("predicates", "nodeorder", "binpack")
+KNOWN_PLUGINS = ("priority", "gang", "conformance", "overcommit", "drf", "predicates",
+                 "proportion", "nodeorder", "binpack")
+# Actions the Volcano session can run (scheduler/actions), in Volcano's names.
+KNOWN_ACTIONS = ("enqueue", "allocate", "backfill")
+DEFAULT_ACTIONS = "enqueue, allocate, backfill"
 
 
-class PluginOption(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+class PluginOption(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel",
+                   omit_defaults=True):
     """One `tiers[].plugins[]` entry of volcano-scheduler.conf: a name and its
     `arguments` (e.g. `binpack.weight: 10`, `leastrequested.weight: 1`)."""
 
     name: str
     arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+    # Volcano's per-plugin switches (unset = enabled), spelled as Volcano spells them
+    # (some `enable…`, some `enabled…`).
+    enable_job_order: bool | None = None
+    enable_job_ready: bool | None = None
+    enable_job_pipelined: bool | None = None
+    enable_job_enqueued: bool | None = None
+    enable_job_starving: bool | None = None
+    enable_task_order: bool | None = None
+    enable_preemptable: bool | None = None
+    enable_reclaimable: bool | None = None
+    enable_preemptive: bool | None = None
+    enable_queue_order: bool | None = None
+    enable_cluster_order: bool | None = None
+    enable_predicate: bool | None = None
+    enable_node_order: bool | None = None
+    enable_best_node: bool | None = None
+    enable_target_job: bool | None = None
+    enable_reserved_nodes: bool | None = None
+    enabled_overused: bool | None = None
+    enabled_allocatable: bool | None = None
+    enabled_victim: bool | None = None
+
+    def enabled(self, switch: str) -> bool:
+        """Whether the callback kind `switch` (a field name, e.g. "enable_job_order")
+        is on for this plugin."""
+        value = getattr(self, switch)
+        return value is None or bool(value)
 
 
 class Tier(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
     plugins: list[PluginOption] = msgspec.field(default_factory=list)
 
 
+class ActionConfiguration(msgspec.Struct, kw_only=True, forbid_unknown_fields=True,
+                          rename="camel"):
+    """One `configurations[]` entry: arguments for an action (e.g. allocate's
+    `enablePredicateErrorCache`)."""
+
+    name: str
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 def _default_tiers() -> list[Tier]:
-    return [Tier(plugins=[PluginOption(name="predicates"), PluginOption(name="nodeorder")])]
+    """The Helm chart's volcano-scheduler.conf (specs/volcano.md §3)."""
+    return [
+        Tier(plugins=[PluginOption(name="priority"),
+                      PluginOption(name="gang", enable_preemptable=False),
+                      PluginOption(name="conformance")]),
+        Tier(plugins=[PluginOption(name="overcommit"),
+                      PluginOption(name="drf", enable_preemptable=False),
+                      PluginOption(name="predicates"),
+                      PluginOption(name="proportion"),
+                      PluginOption(name="nodeorder"),
+                      PluginOption(name="binpack")]),
+    ]
+
+
+def parse_actions(actions: str) -> list[str]:
+    """`"enqueue, allocate, backfill"` -> ["enqueue", "allocate", "backfill"]."""
+    return [part.strip() for part in actions.split(",") if part.strip()]
 
 
 class SchedulerLeaderElection(LeaderElection, kw_only=True, forbid_unknown_fields=True,
@@ -50,6 +109,9 @@ class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True,
     # Pods whose spec.schedulerName is one of these are placed one by one, at once,
     # as one-pod gangs (an empty schedulerName is the API default, default-scheduler).
     scheduler_names: list[str] = msgspec.field(default_factory=lambda: ["default-scheduler"])
+    # Volcano's --scheduler-name: pods for these go through PodGroups, queues and gangs
+    # in a session every schedulePeriodSeconds. Empty turns the Volcano path off.
+    volcano_scheduler_names: list[str] = msgspec.field(default_factory=lambda: ["volcano"])
     # Volcano's --schedule-period: how often a full session runs.
     schedule_period_seconds: float = 1.0
     # kube-scheduler's percentageOfNodesToScore; 0 means adaptive (50 - nodes/125 %,
@@ -60,7 +122,11 @@ class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True,
     pod_max_backoff_seconds: float = 10.0
     # Bindings (POST pods/{name}/binding) in flight at once.
     bind_concurrency: int = 64
+    # volcano-scheduler.conf: the actions in execution order, the plugin tiers, and
+    # per-action arguments.
+    actions: str = DEFAULT_ACTIONS
     tiers: list[Tier] = msgspec.field(default_factory=_default_tiers)
+    configurations: list[ActionConfiguration] = msgspec.field(default_factory=list)
     leader_election: SchedulerLeaderElection = msgspec.field(
         default_factory=SchedulerLeaderElection)
 
@@ -82,6 +148,18 @@ class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True,
                 f"({self.pod_initial_backoff_seconds})")
         if self.bind_concurrency < 1:
             raise ConfigError(f"{where}.bindConcurrency: must be at least 1")
+        if not all(self.volcano_scheduler_names):
+            raise ConfigError(f"{where}.volcanoSchedulerNames: names must not be empty")
+        clash = set(self.volcano_scheduler_names) & set(self.scheduler_names)
+        if clash:
+            raise ConfigError(
+                f"{where}.volcanoSchedulerNames: {', '.join(sorted(clash))} is also in "
+                "schedulerNames; a pod has one scheduler")
+        for action in parse_actions(self.actions):
+            if action not in KNOWN_ACTIONS:
+                raise ConfigError(
+                    f"{where}.actions: unknown action {action!r}; known: "
+                    + ", ".join(KNOWN_ACTIONS))
         for i, tier in enumerate(self.tiers):
             for j, plugin in enumerate(tier.plugins):
                 if plugin.name not in KNOWN_PLUGINS:

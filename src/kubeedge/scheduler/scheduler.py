@@ -10,8 +10,14 @@ gang, placed the moment it is seen, not at the next period), then writes: POST
 kube-scheduler's words. A pod is counted on its node before its bind is sent, so two
 pods never both take a node's last slot.
 
-Serves pods whose `spec.schedulerName` is one of `schedulerNames`; `volcano` pods
-(PodGroups, queues, gangs) are left for the Volcano path. Talks to the API only through
+Pods whose `spec.schedulerName` is one of `schedulerNames` take that fast path. Pods
+for `volcanoSchedulerNames` take the Volcano path (specs/volcano.md §2): every
+`schedulePeriodSeconds` a `JobSession` over the PodGroups (with the pods that name them
+in `scheduling.k8s.io/group-name`) and the Queues runs the configured actions; what
+its Statements commit is bound through the same binding path, and at close each
+PodGroup's status (phase, counts, Unschedulable/Scheduled condition) is written when it
+changed, with `FailedScheduling` events on the pods left pending. Both paths count on
+the one cache, so they never take the same slot. Talks to the API only through
 `kubeedge.client` (rule 1); holds no Lease itself: whoever runs it runs it under a
 `LeaderElector` when there can be two.
 """
@@ -38,8 +44,9 @@ from kubeedge.scheduler.framework.info import TaskInfo, node_ready_status
 from kubeedge.scheduler.framework.session import FitErrors, Session
 from kubeedge.scheduler.plugins import build_plugins
 from kubeedge.scheduler.queue import SchedulingQueue
+from kubeedge.scheduler.volcano import PODGROUPS, PRIORITY_CLASSES, QUEUES, VolcanoPath
 
-__all__ = ["NODES", "PODS", "Scheduler"]
+__all__ = ["NODES", "PODGROUPS", "PODS", "QUEUES", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +113,8 @@ class Scheduler:
         self._writes: set[asyncio.Task[None]] = set()
         self._registrations: list[tuple[Informer, HandlerRegistration]] = []
         self._task: asyncio.Task[None] | None = None
+        self._session_task: asyncio.Task[None] | None = None
+        self.volcano = VolcanoPath(self) if self.config.volcano_scheduler_names else None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -135,14 +144,23 @@ class Scheduler:
             await informer.wait_synced()
             await registration.wait_synced()
         self._task = asyncio.create_task(self._run(), name="scheduler")
+        if self.volcano is not None:
+            # PodGroups and Queues are CRDs that may not be installed yet: their
+            # informers retry until they are, and sessions wait for them.
+            self.volcano.start(self.factory.informer(PODGROUPS),
+                               self.factory.informer(QUEUES),
+                               self.factory.informer(PRIORITY_CLASSES))
+            self._session_task = asyncio.create_task(self.volcano.run(),
+                                                     name="scheduler-sessions")
 
     async def stop(self) -> None:
         self.queue.close()
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._task, self._session_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._session_task = None
         for informer, registration in self._registrations:
             informer.remove_event_handler(registration)
         self._registrations = []
@@ -174,9 +192,13 @@ class Scheduler:
             self.cache.update_pod(pod)
         elif self._pending(pod):
             self.queue.add(_key(pod))
+        if self.volcano is not None:
+            self.volcano.pod_changed(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         key = _key(new)
+        if self.volcano is not None:
+            self.volcano.pod_changed(new)
         if (new.get("spec") or {}).get("nodeName"):
             replaced = self.cache.update_pod(new)
             if not (old.get("spec") or {}).get("nodeName"):
@@ -195,6 +217,8 @@ class Scheduler:
 
     def _pod_deleted(self, pod: Obj) -> None:
         key = _key(pod)
+        if self.volcano is not None:
+            self.volcano.pod_deleted(pod)
         self.queue.delete(key)
         if self.cache.delete_pod(pod) is not None:
             self.queue.move_all_to_active()
@@ -242,6 +266,11 @@ class Scheduler:
         return True
 
     # -- phase three: write -----------------------------------------------------------
+
+    async def bind_committed(self, task: TaskInfo, node_name: str) -> None:
+        """Bind a placement a Volcano session committed (already assumed)."""
+        await self._slots.acquire()
+        await self._bind(task, node_name)
 
     def _spawn(self, coro: Any) -> None:
         write = asyncio.create_task(coro)

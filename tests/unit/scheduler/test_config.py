@@ -13,7 +13,35 @@ def test_defaults_are_kube_and_volcano_defaults() -> None:
     assert (config.pod_initial_backoff_seconds, config.pod_max_backoff_seconds) == (1.0, 10.0)
     assert config.schedule_period_seconds == 1.0
     assert config.leader_election.resource_name == "kube-scheduler"
-    assert [p.name for p in config.tiers[0].plugins] == ["predicates", "nodeorder"]
+    # Volcano's Helm volcano-scheduler.conf (specs/volcano.md §3).
+    assert config.actions == "enqueue, allocate, backfill"
+    assert [[p.name for p in tier.plugins] for tier in config.tiers] == [
+        ["priority", "gang", "conformance"],
+        ["overcommit", "drf", "predicates", "proportion", "nodeorder", "binpack"]]
+    assert config.tiers[0].plugins[1].enable_preemptable is False
+    assert config.volcano_scheduler_names == ["volcano"]
+
+
+def test_volcano_scheduler_conf_shape_is_accepted() -> None:
+    raw = {"actions": "enqueue, allocate, backfill",
+           "tiers": [{"plugins": [{"name": "priority"},
+                                  {"name": "gang", "enablePreemptable": False,
+                                   "enabledOverused": True}]},
+                     {"plugins": [{"name": "overcommit",
+                                   "arguments": {"overcommit-factor": 1.0}}]}],
+           "configurations": [{"name": "allocate",
+                               "arguments": {"enablePredicateErrorCache": True}}]}
+    config = msgspec.convert(raw, SchedulerConfig).validate()
+    gang = config.tiers[0].plugins[1]
+    assert not gang.enabled("enable_preemptable") and gang.enabled("enable_job_ready")
+    assert config.configurations[0].name == "allocate"
+
+
+def test_unknown_actions_and_shared_names_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"actions: unknown action 'preemptt'"):
+        SchedulerConfig(actions="enqueue, preemptt").validate()
+    with pytest.raises(ConfigError, match="volcanoSchedulerNames"):
+        SchedulerConfig(volcano_scheduler_names=["default-scheduler"]).validate()
 
 
 def test_camel_case_fields_and_unknown_fields_refused() -> None:

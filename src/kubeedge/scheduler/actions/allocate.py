@@ -1,5 +1,7 @@
-"""The allocate action for one task: find the nodes that can take it, score them, pick
-the best (specs/volcano.md §2.3 allocate, for a gang of one).
+"""The allocate action (specs/volcano.md §2.3): `allocate_task` finds the node for
+one task (the default-scheduler fast path's whole decision, a gang of one), and
+`allocate` runs Volcano's action over a session's jobs, gang by gang inside
+Statements.
 
 Feasibility is the session's predicates and then the resource check (request ≤ what
 the node has left, in kube's words: "Insufficient cpu", "Too many pods"). Like
@@ -8,16 +10,23 @@ kube-scheduler, the search stops once it has `feasible_nodes_to_find` candidates
 cluster costs a bounded number of node checks per pod; only a pod that fits nowhere
 visits every node, which is what its FailedScheduling message reports on.
 
-Never does I/O and never changes the cache: the caller assumes the pod on the node.
+`allocate_task` never changes the cache: the caller assumes the pod on the node.
+`allocate` places a job's pending tasks in task order through a `Statement` and
+commits only once the job is ready (gang: minMember placed), else discards it; a job
+made ready with tasks left goes back in line so its queue's other jobs interleave.
+Never does I/O.
 """
 
 from __future__ import annotations
 
 from kubeedge.scheduler.framework.info import NodeInfo, TaskInfo
+from kubeedge.scheduler.framework.job_info import JobInfo, PodGroupPhase
+from kubeedge.scheduler.framework.job_session import JobSession
 from kubeedge.scheduler.framework.resource import CPU, MEMORY
 from kubeedge.scheduler.framework.session import CycleState, FitErrors, Session, Status
+from kubeedge.scheduler.framework.statement import Statement
 
-__all__ = ["allocate_task", "feasible_nodes_to_find", "resource_fit"]
+__all__ = ["allocate", "allocate_task", "feasible_nodes_to_find", "resource_fit"]
 
 # kube-scheduler's minFeasibleNodesToFind and minFeasibleNodesPercentageToFind.
 MIN_FEASIBLE_NODES = 100
@@ -91,3 +100,81 @@ def allocate_task(ssn: Session, task: TaskInfo, percentage_of_nodes_to_score: in
     best = max(scores)
     top = [node for node, score in zip(feasible, scores, strict=True) if score == best]
     return top[0] if len(top) == 1 else ssn.rng.choice(top)
+
+
+def _need_continue(job: JobInfo) -> bool:
+    """Volcano's NeedContinueAllocating: when every task is needed (minMember equals
+    the number of tasks), one task that fits nowhere sinks the gang."""
+    return job.min_available < len(job.tasks)
+
+
+def allocate(ssn: JobSession, *, enqueue_configured: bool = True,
+             percentage_of_nodes_to_score: int = 0) -> None:
+    jobs_of: dict[str, list[JobInfo]] = {}
+    for job in ssn.jobs.values():
+        if job.phase == PodGroupPhase.PENDING:
+            if enqueue_configured:
+                continue
+            # Without an enqueue action, allocate admits (§2.3).
+            job.phase = PodGroupPhase.INQUEUE
+        if job.queue not in ssn.queues or ssn.job_valid(job) is not None:
+            continue
+        jobs_of.setdefault(job.queue, []).append(job)
+    jobs_of = {name: ssn.sorted_jobs(jobs) for name, jobs in jobs_of.items()}
+    queues = ssn.sorted_queues(ssn.queues[name] for name in jobs_of)
+    while queues:
+        queue = queues.pop(0)
+        if ssn.overused(queue):
+            continue
+        jobs = jobs_of[queue.name]
+        if not jobs:
+            continue
+        job = jobs.pop(0)
+        tasks = ssn.sorted_tasks(t for t in job.pending_tasks() if not t.resreq.is_empty())
+        stmt = Statement(ssn)
+        more = False
+        for i, task in enumerate(tasks):
+            if not ssn.allocatable(queue, task):
+                continue
+            result = allocate_task(ssn, task, percentage_of_nodes_to_score)
+            if isinstance(result, FitErrors):
+                job.fit_errors[task.key] = result
+                if not _need_continue(job):
+                    break
+                continue
+            stmt.allocate(task, result)
+            if ssn.job_ready(job) and i + 1 < len(tasks):
+                more = True
+                break
+        if ssn.job_ready(job):
+            job.committed += len(stmt.commit())
+        else:
+            stmt.discard()
+        if more:
+            jobs.append(job)
+            jobs_of[queue.name] = ssn.sorted_jobs(jobs)
+        if jobs_of[queue.name]:
+            queues = ssn.sorted_queues([*queues, queue])
+    _explain_untried(ssn, percentage_of_nodes_to_score)
+
+
+def _explain_untried(ssn: JobSession, percentage: int) -> None:
+    """An admitted gang left unready without a task that fit nowhere (its queue was
+    overused, or a task was not allocatable in it) is placed once more for the record,
+    ignoring the queue, and discarded: the first task that fits nowhere then says what
+    the cluster lacks, instead of a bare count of tasks."""
+    for job in ssn.jobs.values():
+        if (job.phase == PodGroupPhase.PENDING or job.fit_errors or ssn.job_ready(job)
+                or job.queue not in ssn.queues):
+            continue
+        stmt = Statement(ssn)
+        try:
+            for task in ssn.sorted_tasks(
+                    t for t in job.pending_tasks() if not t.resreq.is_empty()):
+                result = allocate_task(ssn, task, percentage)
+                if isinstance(result, FitErrors):
+                    job.fit_errors[task.key] = result
+                    break
+                stmt.allocate(task, result)
+        finally:
+            stmt.discard()

@@ -8,7 +8,7 @@ as kube-scheduler's FitError so `kubectl describe pod` reads the same.
 
 The fast path for default-scheduler pods keeps one long-lived session over the live
 cache (each pod is a one-pod gang decided alone, so the cache *is* the snapshot); the
-Volcano path will open one per period over a copy. Never does I/O.
+Volcano path opens a `JobSession` (job_session.py) per period. Never does I/O.
 """
 
 from __future__ import annotations
@@ -87,6 +87,12 @@ class FitErrors:
             if histogram:
                 text += f" {', '.join(histogram)}."
         return f"{text} preemption: {self._preemption(preempt_never)}"
+
+    def summary(self) -> str:
+        """The node histogram alone, for a PodGroup condition (`0/3 nodes are
+        available: 3 Insufficient nvidia.com/gpu`)."""
+        text = self.message()
+        return text.split(" preemption: ", 1)[0].rstrip(".")
 
     def _preemption(self, preempt_never: bool) -> str:
         # This scheduler does not preempt yet, so the verdict is the one kube gives when

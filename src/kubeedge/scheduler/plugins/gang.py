@@ -1,0 +1,65 @@
+"""The `gang` plugin (specs/volcano.md §2.4): a job is valid only while it can still
+reach minMember tasks, ready only once minMember tasks are placed, and not-ready jobs
+go first. At session close it words the PodGroup condition (the scheduler writes it):
+`Unschedulable`/`NotEnoughResources` with `"<short>/<tasks> tasks in gang
+unschedulable: <why>"`, or `Scheduled`. Never does I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kubeedge.scheduler.framework.job_info import JobInfo
+from kubeedge.scheduler.framework.job_session import JobSession, ValidateResult
+
+__all__ = ["GangPlugin"]
+
+NAME = "gang"
+NOT_ENOUGH_TASKS = "NotEnoughTasks"
+NOT_ENOUGH_RESOURCES = "NotEnoughResources"
+# Volcano's reason for the Scheduled condition.
+READY_REASON = "tasks in gang are ready to be scheduled"
+
+
+class GangPlugin:
+    name = NAME
+
+    def __init__(self, arguments: Mapping[str, Any] | None = None) -> None:
+        self.arguments = dict(arguments or {})
+
+    def on_session_open(self, ssn: JobSession) -> None:  # type: ignore[override]
+        ssn.add_job_valid_fn(NAME, self.job_valid)
+        ssn.add_job_order_fn(NAME, self.job_order)
+        ssn.add_job_ready_fn(NAME, JobInfo.is_ready)
+        ssn.add_close_fn(self.on_session_close)
+
+    @staticmethod
+    def on_session_close(ssn: JobSession) -> None:
+        for job in ssn.jobs.values():
+            if job.is_ready():
+                job.condition = {"type": "Scheduled", "status": "True",
+                                 "reason": READY_REASON, "message": ""}
+                continue
+            short = job.min_available - job.ready_count()
+            job.condition = {
+                "type": "Unschedulable", "status": "True", "reason": NOT_ENOUGH_RESOURCES,
+                "message": f"{short}/{len(job.tasks)} tasks in gang unschedulable: "
+                           f"{job.fit_message()}"}
+
+    @staticmethod
+    def job_valid(job: JobInfo) -> ValidateResult | None:
+        valid = job.valid_count()
+        if valid < job.min_available:
+            return ValidateResult(
+                False, NOT_ENOUGH_TASKS,
+                f"Not enough valid tasks for gang-scheduling, valid: {valid}, "
+                f"min: {job.min_available}")
+        return None
+
+    @staticmethod
+    def job_order(left: object, right: object) -> int:
+        assert isinstance(left, JobInfo) and isinstance(right, JobInfo)
+        left_ready, right_ready = left.is_ready(), right.is_ready()
+        if left_ready == right_ready:
+            return 0
+        return 1 if left_ready else -1

@@ -1,0 +1,304 @@
+"""The Volcano path of the `Scheduler` (specs/volcano.md §2.1): every
+`schedulePeriodSeconds`, a `JobSession` over a snapshot of the PodGroups (each with the
+pods naming it in `scheduling.k8s.io/group-name`), the Queues and the PriorityClasses;
+the configured actions in order; then the writes: binds for what Statements committed
+(through the `Scheduler`'s binding path), PodGroup status where it changed, and the
+events users read (`FailedScheduling` on pods left pending, `Unschedulable` on the
+PodGroup), each recorded once per distinct message rather than once per period.
+
+Reads only informer caches and the `Scheduler`'s cache; writes only through
+`kubeedge.client`. Never changes an informer's objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kubeedge.api import meta
+from kubeedge.client.errors import APIConnectionError, APIError
+from kubeedge.client.events import WARNING
+from kubeedge.client.informer import Informer
+from kubeedge.client.resources import ResourceRef
+from kubeedge.config.scheduler import parse_actions
+from kubeedge.scheduler.actions.allocate import allocate
+from kubeedge.scheduler.actions.backfill import backfill
+from kubeedge.scheduler.actions.enqueue import enqueue
+from kubeedge.scheduler.framework.info import TaskInfo, TaskStatus
+from kubeedge.scheduler.framework.job_info import (
+    GROUP_NAME_ANNOTATION,
+    JobInfo,
+    PodGroupPhase,
+    QueueInfo,
+)
+from kubeedge.scheduler.framework.job_session import JobSession
+from kubeedge.scheduler.plugins import build_tiers
+
+if TYPE_CHECKING:
+    from kubeedge.scheduler.scheduler import Scheduler
+
+__all__ = ["PODGROUPS", "PRIORITY_CLASSES", "QUEUES", "VolcanoPath", "podgroup_status"]
+
+log = logging.getLogger(__name__)
+
+PODGROUPS = ResourceRef("scheduling.volcano.sh", "v1beta1", "podgroups", True, "PodGroup")
+QUEUES = ResourceRef("scheduling.volcano.sh", "v1beta1", "queues", False, "Queue")
+PRIORITY_CLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", False,
+                               "PriorityClass")
+
+GROUP_INDEX = "volcano/group-name"
+UNSCHEDULABLE = "Unschedulable"
+SCHEDULED = "Scheduled"
+GANG_CONDITIONS = (UNSCHEDULABLE, SCHEDULED)
+
+Obj = dict[str, Any]
+
+
+def _group_of(pod: Obj) -> list[str]:
+    md = pod.get("metadata") or {}
+    group = (md.get("annotations") or {}).get(GROUP_NAME_ANNOTATION)
+    return [f"{md.get('namespace') or ''}/{group}"] if group else []
+
+
+def _key(obj: Obj) -> str:
+    md = obj.get("metadata") or {}
+    return f"{md.get('namespace') or ''}/{md.get('name') or ''}"
+
+
+def _with_kind(obj: Obj, ref: ResourceRef) -> Obj:
+    if obj.get("kind") and obj.get("apiVersion"):
+        return obj
+    return {**obj, "apiVersion": ref.api_version, "kind": ref.kind}
+
+
+def podgroup_status(job: JobInfo, session_uid: str, now: str) -> Obj | None:
+    """The PodGroup status this session computed, or None when nothing a user reads
+    changed (phase, counts, the gang condition's status, reason and message)."""
+    current = job.podgroup.get("status") or {}
+    unschedulable = bool(job.condition and job.condition.get("type") == UNSCHEDULABLE)
+    phase = job.next_phase(unschedulable)
+    counts = {
+        "running": job.count(frozenset({TaskStatus.RUNNING})),
+        "succeeded": job.count(frozenset({TaskStatus.SUCCEEDED})),
+        "failed": job.count(frozenset({TaskStatus.FAILED})),
+    }
+    conditions = [c for c in current.get("conditions") or [] if isinstance(c, dict)]
+    changed = (current.get("phase") or "") != phase.value or any(
+        int(current.get(name) or 0) != value for name, value in counts.items())
+    if job.condition is not None:
+        wanted = job.condition
+        old = next((c for c in conditions if c.get("type") == wanted["type"]), None)
+        same = old is not None and all(
+            (old.get(f) or "") == wanted[f] for f in ("status", "reason", "message"))
+        stale = [c for c in conditions if c.get("type") in GANG_CONDITIONS
+                 and c.get("type") != wanted["type"]]
+        if not same or stale:
+            changed = True
+            kept = [c for c in conditions if c.get("type") not in GANG_CONDITIONS]
+            since = (old.get("lastTransitionTime") if old is not None
+                     and old.get("status") == wanted["status"] else None)
+            conditions = [*kept, {**wanted, "transitionID": session_uid,
+                                  "lastTransitionTime": since or now}]
+    if not changed:
+        return None
+    return {"phase": phase.value, **counts, "conditions": conditions}
+
+
+class VolcanoPath:
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        config = scheduler.config
+        self.names = frozenset(config.volcano_scheduler_names)
+        self.actions = parse_actions(config.actions)
+        self.period = config.schedule_period_seconds
+        self.podgroups: Informer | None = None
+        self.queues: Informer | None = None
+        self.priorities: Informer | None = None
+        # Pending pods parsed once per resourceVersion.
+        self._parsed: dict[str, tuple[str, TaskInfo]] = {}
+        # The last FailedScheduling message recorded per pod, and the last events per
+        # PodGroup, so a stuck gang does not log an event every period.
+        self._reported: dict[str, str] = {}
+        self._pg_events: set[tuple[str, str, str]] = set()
+        self._status_writes: set[str] = set()
+        # Status this scheduler wrote, by PodGroup uid, with the resourceVersion it was
+        # computed from: until the watch brings the written version, sessions read
+        # ours, so a job admitted a moment ago is not admitted (or counted) afresh.
+        self._written: dict[str, tuple[str, Obj]] = {}
+        self.sessions = 0
+        self.last_session: JobSession | None = None
+
+    def start(self, podgroups: Informer, queues: Informer, priorities: Informer) -> None:
+        self.podgroups, self.queues, self.priorities = podgroups, queues, priorities
+        pods = self.scheduler.pods
+        assert pods is not None
+        try:
+            pods.store.add_index(GROUP_INDEX, _group_of)
+        except ValueError:
+            pass  # a previous leadership term added it
+        for informer in (podgroups, queues, priorities):
+            informer.start()
+
+    def responsible_for(self, pod: Obj) -> bool:
+        return (pod.get("spec") or {}).get("schedulerName") in self.names
+
+    def pod_changed(self, pod: Obj) -> None:
+        if (pod.get("spec") or {}).get("nodeName") or meta.is_terminating(pod):
+            key = _key(pod)
+            self._parsed.pop(key, None)
+            self._reported.pop(key, None)
+
+    def pod_deleted(self, pod: Obj) -> None:
+        key = _key(pod)
+        self._parsed.pop(key, None)
+        self._reported.pop(key, None)
+
+    def synced(self) -> bool:
+        return all(i is not None and i.has_synced
+                   for i in (self.podgroups, self.queues, self.priorities))
+
+    async def run(self) -> None:
+        clock = self.scheduler.clock
+        while True:
+            await clock.sleep(self.period)
+            try:
+                if self.synced():
+                    self.run_once()
+            except Exception:
+                log.exception("scheduler: Volcano session failed")
+
+    # -- one session ------------------------------------------------------------------
+
+    def _task(self, pod: Obj) -> TaskInfo:
+        key = _key(pod)
+        placed = self.scheduler.cache.tasks.get(key)
+        if placed is not None:
+            return placed
+        version = str((pod.get("metadata") or {}).get("resourceVersion") or "")
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] == version and cached[1].status in (
+                TaskStatus.PENDING, TaskStatus.SUCCEEDED, TaskStatus.FAILED,
+                TaskStatus.RELEASING):
+            return cached[1]
+        task = TaskInfo.from_pod(pod)
+        self._parsed[key] = (version, task)
+        return task
+
+    def snapshot(self) -> tuple[list[JobInfo], list[QueueInfo]]:
+        assert self.podgroups is not None and self.queues is not None
+        assert self.priorities is not None and self.scheduler.pods is not None
+        priorities: dict[str, int] = {}
+        for pc in self.priorities.store.list():
+            try:
+                priorities[meta.name_of(pc)] = int(pc.get("value") or 0)
+            except (TypeError, ValueError):
+                continue
+        pods = self.scheduler.pods.store
+        jobs = []
+        live: set[str] = set()
+        for pg in self.podgroups.store.list():
+            md = pg.get("metadata") or {}
+            uid = str(md.get("uid") or "")
+            live.add(uid)
+            written = self._written.get(uid)
+            if written is not None:
+                if written[0] == str(md.get("resourceVersion") or ""):
+                    pg = {**pg, "status": written[1]}
+                else:
+                    del self._written[uid]
+            members = [self._task(pod) for pod in pods.by_index(GROUP_INDEX, _key(pg))
+                       if self.responsible_for(pod)]
+            jobs.append(JobInfo.from_podgroup(pg, members, priorities))
+        for uid in [uid for uid in self._written if uid not in live]:
+            del self._written[uid]
+        self._pg_events = {e for e in self._pg_events if e[0] in live}
+        queues = [QueueInfo.from_queue(q) for q in self.queues.store.list()]
+        return jobs, queues
+
+    def run_once(self) -> JobSession:
+        jobs, queues = self.snapshot()
+        config = self.scheduler.config
+        ssn = JobSession(self.scheduler.cache, build_tiers(config.tiers), jobs, queues,
+                         self.scheduler.rng)
+        for action in self.actions:
+            if action == "enqueue":
+                enqueue(ssn)
+            elif action == "allocate":
+                allocate(ssn, enqueue_configured="enqueue" in self.actions,
+                         percentage_of_nodes_to_score=config.percentage_of_nodes_to_score)
+            elif action == "backfill":
+                backfill(ssn)
+        ssn.close()
+        self.sessions += 1
+        self.last_session = ssn
+        self._write(ssn)
+        return ssn
+
+    # -- writes -----------------------------------------------------------------------
+
+    def _write(self, ssn: JobSession) -> None:
+        scheduler = self.scheduler
+        for task, node_name in ssn.committed:
+            self._reported.pop(task.key, None)
+            scheduler._spawn(scheduler.bind_committed(task, node_name))
+        now = meta.rfc3339(meta.now())
+        for job in ssn.jobs.values():
+            status = podgroup_status(job, ssn.uid, now)
+            if status is not None and job.key not in self._status_writes:
+                self._status_writes.add(job.key)
+                version = str((job.podgroup.get("metadata") or {}).get("resourceVersion") or "")
+                self._written[job.uid] = (version, status)
+                scheduler._spawn(self._write_status(job, status))
+            self._explain(job)
+        for job, event_type, reason, message in ssn.events:
+            self._podgroup_event(job, event_type, reason, message)
+
+    def _podgroup_event(self, job: JobInfo, event_type: str, reason: str,
+                        message: str) -> None:
+        if (job.uid, reason, message) in self._pg_events:
+            return
+        self._pg_events.add((job.uid, reason, message))
+        self.scheduler.recorder.event(_with_kind(job.podgroup, PODGROUPS), event_type, reason,
+                                      message)
+
+    def _explain(self, job: JobInfo) -> None:
+        """Why pending tasks of this job stay pending: a FailedScheduling event and the
+        PodScheduled condition on each pod, kube-scheduler's message for a task that
+        fit nowhere, the gang's for the others; an Unschedulable event on the PodGroup
+        while it waits."""
+        condition = job.condition or {}
+        gang_message = str(condition.get("message") or "")
+        if condition.get("type") == UNSCHEDULABLE and job.phase != PodGroupPhase.COMPLETED:
+            self._podgroup_event(job, WARNING, UNSCHEDULABLE, gang_message)
+        if job.phase == PodGroupPhase.PENDING and job.min_resources is not None:
+            return  # not admitted: nothing was tried for its pods
+        for task in job.pending_tasks():
+            errors = job.fit_errors.get(task.key)
+            message = (errors.message(task.preempt_never) if errors is not None
+                       else gang_message)
+            if not message or self._reported.get(task.key) == message:
+                continue
+            self._reported[task.key] = message
+            self.scheduler.recorder.event(_with_kind(task.pod, ResourceRef("", "v1", "pods",
+                                                                           True, "Pod")),
+                                          WARNING, "FailedScheduling", message)
+            current = meta.condition(task.pod, "PodScheduled") or {}
+            if (current.get("status"), current.get("message")) != ("False", message):
+                self.scheduler._spawn(
+                    self.scheduler._mark_unschedulable(task, current, message))
+
+    async def _write_status(self, job: JobInfo, status: Obj) -> None:
+        try:
+            await self.scheduler.client.patch(PODGROUPS, job.name, {"status": status},
+                                              job.namespace, subresource="status")
+        except APIError as exc:
+            self._written.pop(job.uid, None)
+            if not exc.is_not_found:
+                log.info("scheduler: PodGroup %s status: %s", job.key, exc)
+        except (APIConnectionError, TimeoutError, OSError) as exc:
+            self._written.pop(job.uid, None)
+            log.info("scheduler: PodGroup %s status: %s", job.key, exc)
+        finally:
+            self._status_writes.discard(job.key)
+        await asyncio.sleep(0)

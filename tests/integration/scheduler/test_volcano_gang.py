@@ -1,0 +1,262 @@
+"""The Volcano path against the real API server process (specs/volcano.md §4): two
+4-GPU gangs on 4 GPUs never deadlock (one binds whole, the other nothing and its
+PodGroup says why, then takes the GPUs once the first finishes); a gang with minMember
+3 of 4 binds 3; overcommit admits two of three 5-CPU PodGroups on 10 CPUs with factor
+1.2 and with 1.0.
+
+Nodes are Node objects only; the test plays the node (pods marked Succeeded through the
+status subresource). CRDs are installed once per module; the `default` Queue is made by
+the test when the Queue controller has not made it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from kubeedge.client.errors import APIError
+from kubeedge.client.events import EventRecorder
+from kubeedge.client.informer import SharedInformerFactory
+from kubeedge.client.resources import Resource
+from kubeedge.client.rest import APIClient
+from kubeedge.config.scheduler import PluginOption, SchedulerConfig
+from kubeedge.controllers import volcano_crds
+from kubeedge.scheduler.scheduler import PODGROUPS, QUEUES, Scheduler
+from tests.fixtures.cluster import Cloud, eventually
+
+NAMESPACES = Resource.of("v1", "namespaces")
+NODES = Resource.of("v1", "nodes")
+PODS = Resource.of("v1", "pods")
+EVENTS = Resource.of("v1", "events")
+GPU = "nvidia.com/gpu"
+
+Obj = dict[str, Any]
+
+
+class Cluster:
+    def __init__(self, api: APIClient, namespace: str) -> None:
+        self.api = api
+        self.ns = namespace
+        self.nodes: list[str] = []
+
+    async def node(self, name: str, *, cpu: str = "4", gpus: int = 0) -> str:
+        full = f"{self.ns}-{name}"
+        resources = {"cpu": cpu, "memory": "8Gi", "pods": "110"}
+        if gpus:
+            resources[GPU] = str(gpus)
+        status = {"capacity": resources, "allocatable": resources,
+                  "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}
+        created = await self.api.create(NODES, {
+            "metadata": {"name": full, "labels": {"kubernetes.io/hostname": full}},
+            "status": status})
+        if not (created.get("status") or {}).get("conditions"):
+            created["status"] = status
+            await self.api.update_status(NODES, created)
+        self.nodes.append(full)
+        return full
+
+    async def podgroup(self, name: str, min_member: int, *,
+                       min_resources: dict[str, str] | None = None) -> None:
+        spec: Obj = {"minMember": min_member, "queue": "default"}
+        if min_resources:
+            spec["minResources"] = min_resources
+        await self.api.create(PODGROUPS, {"metadata": {"name": name}, "spec": spec}, self.ns)
+
+    async def gpu_pod(self, name: str, group: str) -> None:
+        one = {GPU: "1"}
+        await self.api.create(PODS, {
+            "metadata": {"name": name,
+                         "annotations": {"scheduling.k8s.io/group-name": group}},
+            "spec": {"schedulerName": "volcano",
+                     "containers": [{"name": "c", "image": "trainer",
+                                     "resources": {"requests": one, "limits": one}}]},
+        }, self.ns)
+
+    async def placements(self) -> dict[str, str]:
+        answer = await self.api.list(PODS, self.ns)
+        return {item["metadata"]["name"]: (item.get("spec") or {}).get("nodeName") or ""
+                for item in answer.get("items") or []}
+
+    async def podgroup_status(self, name: str) -> Obj:
+        return (await self.api.get(PODGROUPS, name, self.ns)).get("status") or {}
+
+    async def events(self, name: str, reason: str) -> list[Obj]:
+        answer = await self.api.list(EVENTS, self.ns)
+        return [e for e in answer.get("items") or []
+                if (e.get("involvedObject") or {}).get("name") == name
+                and e.get("reason") == reason]
+
+    async def succeed(self, name: str) -> None:
+        await self.api.patch(PODS, name, {"status": {"phase": "Succeeded"}}, self.ns,
+                             subresource="status")
+
+
+@pytest.fixture
+async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
+    async with APIClient(cloud.kubeconfig, qps=0) as client:
+        await volcano_crds.install(client)
+        try:
+            await client.create(QUEUES, {"metadata": {"name": "default"},
+                                         "spec": {"weight": 1, "reclaimable": True}})
+        except APIError as exc:
+            if not exc.is_already_exists:
+                raise
+        yield client
+
+
+@pytest.fixture
+async def cluster(api: APIClient) -> AsyncIterator[Cluster]:
+    ns = f"v-{uuid.uuid4().hex[:6]}"
+    await api.create(NAMESPACES, {"metadata": {"name": ns}})
+    c = Cluster(api, ns)
+    try:
+        yield c
+    finally:
+        # Gangs left behind would otherwise take the next test's nodes.
+        await api.delete_collection(PODGROUPS, ns)
+        await api.delete_collection(PODS, ns, grace_period_seconds=0)
+        for node in c.nodes:
+            await api.delete(NODES, node)
+
+
+Start = Callable[..., Any]
+
+
+@pytest.fixture
+async def scheduler(cloud: Cloud) -> AsyncIterator[Start]:
+    started: list[tuple[Scheduler, SharedInformerFactory, EventRecorder, APIClient]] = []
+
+    async def start(config: SchedulerConfig | None = None) -> Scheduler:
+        client = APIClient(cloud.kubeconfig, qps=0, connection_limit=100)
+        factory = SharedInformerFactory(client)
+        recorder = EventRecorder(client, "volcano")
+        config = config or SchedulerConfig()
+        config.schedule_period_seconds = 0.1
+        sched = Scheduler(client, factory, recorder, config)
+        await sched.start()
+        started.append((sched, factory, recorder, client))
+        return sched
+
+    try:
+        yield start
+    finally:
+        for sched, factory, recorder, client in started:
+            await sched.stop()
+            await factory.stop()
+            await recorder.stop()
+            await client.close()
+
+
+async def test_two_gangs_on_four_gpus_never_deadlock(cluster: Cluster, scheduler: Start
+                                                     ) -> None:
+    for name, gpus in (("n1", 2), ("n2", 1), ("n3", 1)):
+        await cluster.node(name, gpus=gpus)
+    await cluster.podgroup("a", 4)
+    await cluster.podgroup("b", 4)
+    # Interleaved, as two jobs' pods arrive: pod by pod this is the 2+2 deadlock.
+    for i in range(4):
+        await cluster.gpu_pod(f"a-{i}", "a")
+        await cluster.gpu_pod(f"b-{i}", "b")
+    await scheduler()
+
+    async def one_gang_bound() -> tuple[str, str] | None:
+        placed = await cluster.placements()
+        bound = {name[0] for name, node in placed.items() if node}
+        if len([n for n in placed.values() if n]) != 4 or len(bound) != 1:
+            return None
+        winner = bound.pop()
+        loser = "b" if winner == "a" else "a"
+        condition = next((c for c in (await cluster.podgroup_status(loser)).get(
+            "conditions") or [] if c.get("type") == "Unschedulable"), None)
+        return (winner, loser) if condition else None
+
+    winner, loser = await eventually(one_gang_bound, timeout=15,
+                                     what="one gang bound whole, the other explained")
+    [condition] = (await cluster.podgroup_status(loser))["conditions"]
+    assert condition["status"] == "True" and condition["reason"] == "NotEnoughResources"
+    assert condition["message"] == ("4/4 tasks in gang unschedulable: 0/3 nodes are "
+                                    "available: 3 Insufficient nvidia.com/gpu")
+
+    async def winner_running() -> Obj | None:
+        status = await cluster.podgroup_status(winner)
+        return status if status.get("phase") == "Running" else None
+
+    status = await eventually(winner_running, timeout=10, what="winner Running")
+    assert [c["type"] for c in status["conditions"]] == ["Scheduled"]
+    [event] = await eventually(lambda: cluster.events(f"{loser}-0", "FailedScheduling"),
+                               timeout=10, what="FailedScheduling on the loser's pods")
+    assert event["message"].startswith("0/3 nodes are available: 3 Insufficient "
+                                       "nvidia.com/gpu.")
+    placed = await cluster.placements()
+    assert not any(placed[f"{loser}-{i}"] for i in range(4))
+    gpus_per_node = {n: list(placed.values()).count(n) for n in cluster.nodes}
+    assert sorted(gpus_per_node.values()) == [1, 1, 2]
+
+    # The node reports the winner's pods done: their GPUs go to the other gang, whole.
+    for i in range(4):
+        await cluster.succeed(f"{winner}-{i}")
+
+    async def loser_bound() -> bool:
+        placed = await cluster.placements()
+        return all(placed[f"{loser}-{i}"] for i in range(4))
+
+    await eventually(loser_bound, timeout=15, what="the second gang bound after the first")
+
+    async def phases() -> tuple[str, str] | None:
+        w = (await cluster.podgroup_status(winner)).get("phase")
+        lo = (await cluster.podgroup_status(loser)).get("phase")
+        return (w, lo) if (w, lo) == ("Completed", "Running") else None
+
+    await eventually(phases, timeout=10, what="winner Completed, second Running")
+    status = await cluster.podgroup_status(loser)
+    assert [c["type"] for c in status["conditions"]] == ["Scheduled"]
+
+
+async def test_gang_of_three_of_four_binds_three(cluster: Cluster, scheduler: Start) -> None:
+    await cluster.node("n1", gpus=2)
+    await cluster.node("n2", gpus=1)
+    await cluster.podgroup("g", 3)
+    for i in range(4):
+        await cluster.gpu_pod(f"g-{i}", "g")
+    await scheduler()
+
+    async def three_bound() -> dict[str, str] | None:
+        placed = await cluster.placements()
+        status = await cluster.podgroup_status("g")
+        done = len([n for n in placed.values() if n]) == 3 and status.get("phase") == "Running"
+        return placed if done else None
+
+    await eventually(three_bound, timeout=15, what="three of four bound, group Running")
+    status = await cluster.podgroup_status("g")
+    assert [c["type"] for c in status["conditions"]] == ["Scheduled"]
+
+
+@pytest.mark.parametrize("factor", [None, 1.0])
+async def test_overcommit_admits_two_of_three(cluster: Cluster, scheduler: Start,
+                                             factor: float | None) -> None:
+    await cluster.node("big", cpu="10")
+    for i in range(3):
+        await cluster.podgroup(f"pg{i}", 1, min_resources={"cpu": "5"})
+    config = SchedulerConfig()
+    if factor is not None:
+        config.tiers[1].plugins[0] = PluginOption(
+            name="overcommit", arguments={"overcommit-factor": factor})
+    await scheduler(config)
+
+    async def admitted() -> list[str] | None:
+        phases = [(await cluster.podgroup_status(f"pg{i}")).get("phase") or ""
+                  for i in range(3)]
+        return phases if sorted(phases) == ["Inqueue", "Inqueue", "Pending"] else None
+
+    phases = await eventually(admitted, timeout=10, what="two Inqueue, one Pending")
+    pending = f"pg{phases.index('Pending')}"
+
+    async def overused() -> list[Obj]:
+        return [e for e in await cluster.events(pending, "Unschedulable")
+                if e["message"] == "resource in cluster is overused"]
+
+    [event] = await eventually(overused, timeout=10, what="the refusal explained")
+    assert event["type"] == "Normal"
