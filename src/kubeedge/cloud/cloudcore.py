@@ -149,10 +149,20 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         return
     if on_ready is not None:
         on_ready()
+    cm = config.modules.controller_manager
+    if config.modules.scheduler.enable or (cm.enable and (
+            cm.enabled("queue") or cm.enabled("podgroup"))):
+        # Volcano's CRDs, as its Helm chart installs them, before anything reads them.
+        from kubeedge.controllers import volcano_crds
+
+        try:
+            await volcano_crds.install(client)
+        except Exception:
+            log.exception("installing Volcano's CRDs failed; the Volcano path waits for "
+                          "them (the queue controller tries again)")
     # One cache of each resource for the whole process: the controllers and the
     # scheduler read the same pods. A module that stops takes back its handlers only;
     # the informers run until the process ends.
-    cm = config.modules.controller_manager
     informers = SharedInformerFactory(client, cm.resync_period_seconds)
     modules: list[tuple[str, LeaderElection, Callable[[], Module]]] = []
     if cm.enable:
