@@ -12,82 +12,23 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from kubeedge.client.events import EventRecorder
-from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.config.scheduler import SchedulerConfig
-from kubeedge.scheduler.scheduler import Scheduler
 from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.scheduling import SchedulingCluster as Cluster
+from tests.fixtures.scheduling import Start, schedulers
 
 NAMESPACES = Resource.of("v1", "namespaces")
 NODES = Resource.of("v1", "nodes")
 PODS = Resource.of("v1", "pods")
 
 Obj = dict[str, Any]
-
-
-class Cluster:
-    """The admin client, a namespace of our own and the nodes we made."""
-
-    def __init__(self, api: APIClient, namespace: str) -> None:
-        self.api = api
-        self.ns = namespace
-        self.nodes: list[str] = []
-        self.prefix = namespace
-
-    async def node(self, name: str, *, cpu: str = "4", memory: str = "8Gi", pods: str = "110",
-                   labels: dict[str, str] | None = None, taints: list[Obj] | None = None,
-                   ready: str = "True", extra: dict[str, str] | None = None) -> str:
-        full = f"{self.prefix}-{name}"
-        resources = {"cpu": cpu, "memory": memory, "pods": pods, **(extra or {})}
-        body: Obj = {
-            "metadata": {"name": full, "labels": {"kubernetes.io/hostname": full,
-                                                  **(labels or {})}},
-            "spec": {"taints": taints or []},
-            "status": {
-                "capacity": resources,
-                "allocatable": resources,
-                "conditions": [{"type": "Ready", "status": ready, "reason": "KubeletReady"}],
-            },
-        }
-        created = await self.api.create(NODES, body)
-        if not (created.get("status") or {}).get("conditions"):
-            created["status"] = body["status"]
-            await self.api.update_status(NODES, created)
-        self.nodes.append(full)
-        return full
-
-    async def pod(self, name: str, *, cpu: str = "", memory: str = "", **spec: Any) -> str:
-        requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
-        labels = spec.pop("labels", {})
-        resources = spec.pop("resources", {"requests": requests} if requests else {})
-        body = {
-            "metadata": {"name": name, "labels": {"app": name, **labels}},
-            "spec": {"containers": [{"name": "c", "image": "nginx", "resources": resources}],
-                     **spec},
-        }
-        await self.api.create(PODS, body, self.ns)
-        return name
-
-    async def node_of(self, name: str) -> str:
-        pod = await self.api.get(PODS, name, self.ns)
-        return str((pod.get("spec") or {}).get("nodeName") or "")
-
-    async def bound(self, *names: str) -> dict[str, str] | None:
-        placed = {name: await self.node_of(name) for name in names}
-        return placed if all(placed.values()) else None
-
-    async def events(self, name: str, reason: str) -> list[Obj]:
-        answer = await self.api.list(Resource.of("v1", "events"), self.ns)
-        return [e for e in answer.get("items") or []
-                if (e.get("involvedObject") or {}).get("name") == name
-                and e.get("reason") == reason]
 
 
 @pytest.fixture
@@ -104,39 +45,19 @@ async def cluster(api: APIClient) -> AsyncIterator[Cluster]:
     try:
         yield c
     finally:
-        # Pods left pending would otherwise take the next test's nodes.
-        await api.delete_collection(PODS, ns)
-        for node in c.nodes:
-            await api.delete(NODES, node)
-
-
-Start = Callable[..., Any]
+        await c.cleanup()
 
 
 @pytest.fixture
 async def scheduler(cloud: Cloud) -> AsyncIterator[Start]:
     """`await scheduler(**config)` runs a Scheduler in-process on its own client."""
-    started: list[tuple[Scheduler, SharedInformerFactory, EventRecorder, APIClient]] = []
+    async with schedulers(cloud.kubeconfig) as start:
+        async def with_config(**config: Any) -> Any:
+            config.setdefault("pod_initial_backoff_seconds", 0.05)
+            config.setdefault("pod_max_backoff_seconds", 0.5)
+            return await start(SchedulerConfig(**config))
 
-    async def start(**config: Any) -> Scheduler:
-        client = APIClient(cloud.kubeconfig, qps=0, connection_limit=200)
-        factory = SharedInformerFactory(client)
-        recorder = EventRecorder(client, "default-scheduler")
-        config.setdefault("pod_initial_backoff_seconds", 0.05)
-        config.setdefault("pod_max_backoff_seconds", 0.5)
-        sched = Scheduler(client, factory, recorder, SchedulerConfig(**config))
-        await sched.start()
-        started.append((sched, factory, recorder, client))
-        return sched
-
-    try:
-        yield start
-    finally:
-        for sched, factory, recorder, client in started:
-            await sched.stop()
-            await factory.stop()
-            await recorder.stop()
-            await client.close()
+        yield with_config
 
 
 async def test_pods_land_where_selectors_taints_and_readiness_allow(

@@ -12,51 +12,30 @@ the test when the Queue controller has not made it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from kubeedge.client.errors import APIError
-from kubeedge.client.events import EventRecorder
-from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.config.scheduler import PluginOption, SchedulerConfig
 from kubeedge.controllers import volcano_crds
-from kubeedge.scheduler.scheduler import PODGROUPS, QUEUES, Scheduler
+from kubeedge.scheduler.scheduler import PODGROUPS, QUEUES
 from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.scheduling import GPU, SchedulingCluster, Start, schedulers
 
 NAMESPACES = Resource.of("v1", "namespaces")
 NODES = Resource.of("v1", "nodes")
 PODS = Resource.of("v1", "pods")
 EVENTS = Resource.of("v1", "events")
-GPU = "nvidia.com/gpu"
 
 Obj = dict[str, Any]
 
 
-class Cluster:
-    def __init__(self, api: APIClient, namespace: str) -> None:
-        self.api = api
-        self.ns = namespace
-        self.nodes: list[str] = []
-
-    async def node(self, name: str, *, cpu: str = "4", gpus: int = 0) -> str:
-        full = f"{self.ns}-{name}"
-        resources = {"cpu": cpu, "memory": "8Gi", "pods": "110"}
-        if gpus:
-            resources[GPU] = str(gpus)
-        status = {"capacity": resources, "allocatable": resources,
-                  "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}
-        created = await self.api.create(NODES, {
-            "metadata": {"name": full, "labels": {"kubernetes.io/hostname": full}},
-            "status": status})
-        if not (created.get("status") or {}).get("conditions"):
-            created["status"] = status
-            await self.api.update_status(NODES, created)
-        self.nodes.append(full)
-        return full
+class Cluster(SchedulingCluster):
+    """Nodes, pods and the PodGroups that gang them."""
 
     async def podgroup(self, name: str, min_member: int, *,
                        min_resources: dict[str, str] | None = None) -> None:
@@ -67,29 +46,14 @@ class Cluster:
 
     async def gpu_pod(self, name: str, group: str) -> None:
         one = {GPU: "1"}
-        await self.api.create(PODS, {
-            "metadata": {"name": name,
-                         "annotations": {"scheduling.k8s.io/group-name": group}},
-            "spec": {"schedulerName": "volcano",
-                     "containers": [{"name": "c", "image": "trainer",
-                                     "resources": {"requests": one, "limits": one}}]},
-        }, self.ns)
-
-    async def placements(self) -> dict[str, str]:
-        answer = await self.api.list(PODS, self.ns)
-        return {item["metadata"]["name"]: (item.get("spec") or {}).get("nodeName") or ""
-                for item in answer.get("items") or []}
+        await self.pod(name, annotations={"scheduling.k8s.io/group-name": group},
+                       schedulerName="volcano", resources={"requests": one, "limits": one})
 
     async def podgroup_status(self, name: str) -> Obj:
         return (await self.api.get(PODGROUPS, name, self.ns)).get("status") or {}
 
-    async def events(self, name: str, reason: str) -> list[Obj]:
-        answer = await self.api.list(EVENTS, self.ns)
-        return [e for e in answer.get("items") or []
-                if (e.get("involvedObject") or {}).get("name") == name
-                and e.get("reason") == reason]
-
     async def succeed(self, name: str) -> None:
+        """Play the node: the pod's containers ran to completion."""
         await self.api.patch(PODS, name, {"status": {"phase": "Succeeded"}}, self.ns,
                              subresource="status")
 
@@ -117,37 +81,18 @@ async def cluster(api: APIClient) -> AsyncIterator[Cluster]:
     finally:
         # Gangs left behind would otherwise take the next test's nodes.
         await api.delete_collection(PODGROUPS, ns)
-        await api.delete_collection(PODS, ns, grace_period_seconds=0)
-        for node in c.nodes:
-            await api.delete(NODES, node)
-
-
-Start = Callable[..., Any]
+        await c.cleanup()
 
 
 @pytest.fixture
 async def scheduler(cloud: Cloud) -> AsyncIterator[Start]:
-    started: list[tuple[Scheduler, SharedInformerFactory, EventRecorder, APIClient]] = []
+    async with schedulers(cloud.kubeconfig, "volcano") as start:
+        async def with_config(config: SchedulerConfig | None = None) -> Any:
+            config = config or SchedulerConfig()
+            config.schedule_period_seconds = 0.1
+            return await start(config)
 
-    async def start(config: SchedulerConfig | None = None) -> Scheduler:
-        client = APIClient(cloud.kubeconfig, qps=0, connection_limit=100)
-        factory = SharedInformerFactory(client)
-        recorder = EventRecorder(client, "volcano")
-        config = config or SchedulerConfig()
-        config.schedule_period_seconds = 0.1
-        sched = Scheduler(client, factory, recorder, config)
-        await sched.start()
-        started.append((sched, factory, recorder, client))
-        return sched
-
-    try:
-        yield start
-    finally:
-        for sched, factory, recorder, client in started:
-            await sched.stop()
-            await factory.stop()
-            await recorder.stop()
-            await client.close()
+        yield with_config
 
 
 async def test_two_gangs_on_four_gpus_never_deadlock(cluster: Cluster, scheduler: Start
