@@ -33,6 +33,7 @@ KNOWN_CONTROLLERS = (
     "podgc",
     "queue",
     "podgroup",
+    "vcjob",
 )
 
 

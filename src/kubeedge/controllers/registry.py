@@ -26,6 +26,7 @@ CONTROLLERS: dict[str, str] = {
     "podgc": "kubeedge.controllers.podgc:PodGCController",
     "queue": "kubeedge.controllers.queue:QueueController",
     "podgroup": "kubeedge.controllers.podgroup:PodGroupController",
+    "vcjob": "kubeedge.controllers.vcjob:VCJobController",
 }
 
 
