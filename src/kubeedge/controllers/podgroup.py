@@ -29,6 +29,7 @@ from kubeedge.client.rest import APIClient
 from kubeedge.config.controllermanager import ControllerManagerConfig
 from kubeedge.controllers.pods import controller_ref
 from kubeedge.controllers.runtime import Controller
+from kubeedge.controllers.volcano_crds import PODGROUPS
 
 __all__ = [
     "GROUP_MIN_MEMBER_ANNOTATION",
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 PODS = ResourceRef("", "v1", "pods", True, "Pod")
-PODGROUPS = ResourceRef("scheduling.volcano.sh", "v1beta1", "podgroups", True, "PodGroup")
 
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
 GROUP_MIN_MEMBER_ANNOTATION = "scheduling.volcano.sh/group-min-member"

@@ -3,9 +3,9 @@ queue; workers reconcile one key at a time; a failed reconcile is retried with
 back-off (STYLE.md: read the world, decide, then write).
 
 Controllers in one process share informers through a `SharedInformerFactory` (one
-watch per resource, however many controllers read it) and one `EventRecorder`. The
-`ControllerManager` runs them together, under a Lease when leader election is on, so
-two control planes on one store never both act.
+watch per resource, however many controllers read it). The `ControllerManager` starts
+and stops them together; cloudcore runs it under a Lease, so two control planes on one
+store never both act.
 
 Controllers talk to the API only through `client/` (ARCHITECTURE.md rule 1).
 """
@@ -21,7 +21,6 @@ from typing import Any
 from kubeedge.client.errors import APIError
 from kubeedge.client.events import EventRecorder
 from kubeedge.client.informer import HandlerRegistration, Informer, SharedInformerFactory
-from kubeedge.client.leaderelection import LeaderElector
 from kubeedge.client.rest import APIClient
 from kubeedge.client.workqueue import RateLimitingQueue
 from kubeedge.config.controllermanager import ControllerManagerConfig
@@ -167,30 +166,27 @@ class _TrackedInformer:
 
 class ControllerManager:
     """Runs a set of controllers on one client, sharing informers and the event
-    recorder; stops them together. `run()` holds a Lease first when `elector` is set.
+    recorder; starts and stops them together (cloudcore runs it under a Lease,
+    `cloud/cloudcore.py`).
 
     `owns_informers=False` leaves a process-wide factory running at stop (cloudcore's
     modules share one, so each pod is cached once)."""
 
     def __init__(self, client: APIClient, controllers: Iterable[Controller],
                  informers: SharedInformerFactory | None = None,
-                 recorder: EventRecorder | None = None,
-                 elector: LeaderElector | None = None, *, owns_informers: bool = True) -> None:
+                 recorder: EventRecorder | None = None, *,
+                 owns_informers: bool = True) -> None:
         self.client = client
         self.controllers = list(controllers)
         self.informers = informers
         self.recorder = recorder
-        self.elector = elector
         self.owns_informers = owns_informers
-        self.running = asyncio.Event()
 
     async def start(self) -> None:
         for controller in self.controllers:
             await controller.start()
-        self.running.set()
 
     async def stop(self) -> None:
-        self.running.clear()
         for controller in reversed(self.controllers):
             await controller.stop()
         if self.owns_informers and self.informers is not None:
@@ -200,23 +196,3 @@ class ControllerManager:
                 await controller.stop_informers()
         if self.recorder is not None:
             await self.recorder.stop()
-
-    async def run(self) -> None:
-        """Start (after winning the election, when there is one) and run until
-        cancelled or, with an election, until leadership is lost."""
-        if self.elector is None:
-            await self.start()
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await self.stop()
-            return
-
-        async def lead() -> None:
-            await self.start()
-            await asyncio.Event().wait()
-
-        try:
-            await self.elector.run(lead)
-        finally:
-            await self.stop()

@@ -32,7 +32,7 @@ from kubeedge.client.informer import SharedInformerFactory
 from kubeedge.client.resources import ResourceRef
 from kubeedge.client.rest import APIClient
 from kubeedge.config.controllermanager import ControllerManagerConfig
-from kubeedge.controllers.podgroup import pod_requests
+from kubeedge.controllers.podgroup import GROUP_NAME_ANNOTATION, pod_requests
 from kubeedge.controllers.pods import controller_ref, is_active, new_controller_ref, phase_of
 from kubeedge.controllers.runtime import Controller
 from kubeedge.controllers.volcano_crds import JOBS, PODGROUPS
@@ -58,7 +58,6 @@ PODS = ResourceRef("", "v1", "pods", True, "Pod")
 SERVICES = ResourceRef("", "v1", "services", True, "Service")
 CONFIGMAPS = ResourceRef("", "v1", "configmaps", True, "ConfigMap")
 
-GROUP_NAME = "scheduling.k8s.io/group-name"
 TASK_SPEC = "volcano.sh/task-spec"
 TASK_INDEX = "volcano.sh/task-index"
 JOB_NAME = "volcano.sh/job-name"
@@ -198,7 +197,7 @@ def job_pod(job: Obj, task: Obj, index: int) -> Obj:
     annotations.update({key: job_annotations[key] for key in PROPAGATED
                         if key in job_annotations})
     annotations.update({
-        GROUP_NAME: podgroup_name(job),
+        GROUP_NAME_ANNOTATION: podgroup_name(job),
         TASK_SPEC: task["name"],
         TASK_INDEX: str(index),
         JOB_NAME: job_name,
