@@ -110,7 +110,6 @@ class VolcanoPath:
         self.scheduler = scheduler
         config = scheduler.config
         self.names = frozenset(config.volcano_scheduler_names)
-        self.actions = parse_actions(config.actions)
         self.period = config.schedule_period_seconds
         self.podgroups: Informer | None = None
         self.queues: Informer | None = None
@@ -218,14 +217,16 @@ class VolcanoPath:
 
     def run_once(self) -> JobSession:
         jobs, queues = self.snapshot()
+        # Read per session: a reloaded configuration applies from the next one.
         config = self.scheduler.config
+        actions = parse_actions(config.actions)
         ssn = JobSession(self.scheduler.cache, build_tiers(config.tiers), jobs, queues,
                          self.scheduler.rng)
-        for action in self.actions:
+        for action in actions:
             if action == "enqueue":
                 enqueue(ssn)
             elif action == "allocate":
-                allocate(ssn, enqueue_configured="enqueue" in self.actions,
+                allocate(ssn, enqueue_configured="enqueue" in actions,
                          percentage_of_nodes_to_score=config.percentage_of_nodes_to_score)
             elif action == "backfill":
                 backfill(ssn)

@@ -42,6 +42,9 @@ VoteFn = Callable[[JobInfo], int]
 QueueTaskFn = Callable[[QueueInfo, TaskInfo], bool]
 QueueFn = Callable[[QueueInfo], bool]
 EventFn = Callable[[TaskInfo], None]
+# Victim selection (§2.2): the subset of `preemptees` the plugin lets `preemptor`
+# evict, or None to abstain.
+VictimFn = Callable[[TaskInfo, list[TaskInfo]], "list[TaskInfo] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,11 @@ class JobSession(Session):
         self.job_enqueued_fns: dict[str, Callable[[JobInfo], None]] = {}
         self.allocatable_fns: dict[str, QueueTaskFn] = {}
         self.overused_fns: dict[str, QueueFn] = {}
+        self.preemptable_fns: dict[str, VictimFn] = {}
+        self.reclaimable_fns: dict[str, VictimFn] = {}
+        self.preemptive_fns: dict[str, QueueTaskFn] = {}
+        self.job_pipelined_fns: dict[str, VoteFn] = {}
+        self.job_starving_fns: dict[str, JobFn] = {}
         self.allocate_handlers: list[EventFn] = []
         self.deallocate_handlers: list[EventFn] = []
         self.close_fns: list[Callable[[JobSession], None]] = []
@@ -115,6 +123,21 @@ class JobSession(Session):
 
     def add_overused_fn(self, name: str, fn: QueueFn) -> None:
         self.overused_fns[name] = fn
+
+    def add_preemptable_fn(self, name: str, fn: VictimFn) -> None:
+        self.preemptable_fns[name] = fn
+
+    def add_reclaimable_fn(self, name: str, fn: VictimFn) -> None:
+        self.reclaimable_fns[name] = fn
+
+    def add_preemptive_fn(self, name: str, fn: QueueTaskFn) -> None:
+        self.preemptive_fns[name] = fn
+
+    def add_job_pipelined_fn(self, name: str, fn: VoteFn) -> None:
+        self.job_pipelined_fns[name] = fn
+
+    def add_job_starving_fn(self, name: str, fn: JobFn) -> None:
+        self.job_starving_fns[name] = fn
 
     def add_event_handler(self, allocate: EventFn | None = None,
                           deallocate: EventFn | None = None) -> None:
@@ -188,11 +211,14 @@ class JobSession(Session):
                    for _, name in self._enabled("enable_job_ready", self.job_ready_fns))
 
     def job_enqueueable(self, job: JobInfo) -> bool:
+        return self._vote("enable_job_enqueued", self.job_enqueueable_fns, job)
+
+    def _vote(self, switch: str, fns: dict[str, VoteFn], job: JobInfo) -> bool:
         for tier in self.tiers:
             permitted = False
             for option in tier:
-                fn = self.job_enqueueable_fns.get(option.name)
-                if fn is None or not option.enabled("enable_job_enqueued"):
+                fn = fns.get(option.name)
+                if fn is None or not option.enabled(switch):
                     continue
                 vote = fn(job)
                 if vote < 0:
@@ -214,6 +240,65 @@ class JobSession(Session):
     def overused(self, queue: QueueInfo) -> bool:
         return any(self.overused_fns[name](queue)
                    for _, name in self._enabled("enabled_overused", self.overused_fns))
+
+    def _victims(self, switch: str, fns: dict[str, VictimFn], preemptor: TaskInfo,
+                 preemptees: list[TaskInfo]) -> list[TaskInfo]:
+        """Volcano's Preemptable/Reclaimable: within a tier, the intersection of the
+        sets the non-abstaining plugins allow (an empty one vetoes the tier); the first
+        tier with an answer decides."""
+        for tier in self.tiers:
+            victims: dict[str, TaskInfo] | None = None
+            for option in tier:
+                fn = fns.get(option.name)
+                if fn is None or not option.enabled(switch):
+                    continue
+                allowed = fn(preemptor, preemptees)
+                if allowed is None:
+                    continue
+                if not allowed:
+                    victims = {}
+                    break
+                keys = {task.key: task for task in allowed}
+                victims = keys if victims is None else {
+                    key: task for key, task in victims.items() if key in keys}
+            if victims is not None:
+                return list(victims.values())
+        return []
+
+    def preemptable(self, preemptor: TaskInfo, preemptees: list[TaskInfo]
+                    ) -> list[TaskInfo]:
+        return self._victims("enable_preemptable", self.preemptable_fns, preemptor,
+                             preemptees)
+
+    def reclaimable(self, reclaimer: TaskInfo, reclaimees: list[TaskInfo]
+                    ) -> list[TaskInfo]:
+        return self._victims("enable_reclaimable", self.reclaimable_fns, reclaimer,
+                             reclaimees)
+
+    def preemptive(self, queue: QueueInfo, task: TaskInfo) -> bool:
+        """Whether `queue` may reclaim for `task` (AND over the plugins)."""
+        return all(self.preemptive_fns[name](queue, task)
+                   for _, name in self._enabled("enable_preemptive", self.preemptive_fns))
+
+    def job_pipelined(self, job: JobInfo) -> bool:
+        """Votes as JobEnqueueable: any Reject refuses, a tier with a Permit admits."""
+        return self._vote("enable_job_pipelined", self.job_pipelined_fns, job)
+
+    def job_starving(self, job: JobInfo) -> bool:
+        """AND over the first tier that registered a starving callback; False when
+        none did (Volcano's JobStarving)."""
+        for tier in self.tiers:
+            found = False
+            for option in tier:
+                fn = self.job_starving_fns.get(option.name)
+                if fn is None or not option.enabled("enable_job_starving"):
+                    continue
+                found = True
+                if not fn(job):
+                    return False
+            if found:
+                return True
+        return False
 
     # -- statement events -------------------------------------------------------------
 
