@@ -11,88 +11,19 @@ the test when the Queue controller has not made it.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from kubeedge.client.errors import APIError
-from kubeedge.client.resources import Resource
-from kubeedge.client.rest import APIClient
 from kubeedge.config.scheduler import PluginOption, SchedulerConfig
-from kubeedge.controllers import volcano_crds
-from kubeedge.scheduler.scheduler import PODGROUPS, QUEUES
-from tests.fixtures.cluster import Cloud, eventually
-from tests.fixtures.scheduling import GPU, SchedulingCluster, Start, schedulers
+from tests.fixtures.cluster import eventually
+from tests.fixtures.scheduling import Start
+from tests.fixtures.volcano import VolcanoCluster as Cluster
+from tests.fixtures.volcano import api, cluster, scheduler
 
-NAMESPACES = Resource.of("v1", "namespaces")
-NODES = Resource.of("v1", "nodes")
-PODS = Resource.of("v1", "pods")
-EVENTS = Resource.of("v1", "events")
+__all__ = ["api", "cluster", "scheduler"]
 
 Obj = dict[str, Any]
-
-
-class Cluster(SchedulingCluster):
-    """Nodes, pods and the PodGroups that gang them."""
-
-    async def podgroup(self, name: str, min_member: int, *,
-                       min_resources: dict[str, str] | None = None) -> None:
-        spec: Obj = {"minMember": min_member, "queue": "default"}
-        if min_resources:
-            spec["minResources"] = min_resources
-        await self.api.create(PODGROUPS, {"metadata": {"name": name}, "spec": spec}, self.ns)
-
-    async def gpu_pod(self, name: str, group: str) -> None:
-        one = {GPU: "1"}
-        await self.pod(name, annotations={"scheduling.k8s.io/group-name": group},
-                       schedulerName="volcano", resources={"requests": one, "limits": one})
-
-    async def podgroup_status(self, name: str) -> Obj:
-        return (await self.api.get(PODGROUPS, name, self.ns)).get("status") or {}
-
-    async def succeed(self, name: str) -> None:
-        """Play the node: the pod's containers ran to completion."""
-        await self.api.patch(PODS, name, {"status": {"phase": "Succeeded"}}, self.ns,
-                             subresource="status")
-
-
-@pytest.fixture
-async def api(cloud: Cloud) -> AsyncIterator[APIClient]:
-    async with APIClient(cloud.kubeconfig, qps=0) as client:
-        await volcano_crds.install(client)
-        try:
-            await client.create(QUEUES, {"metadata": {"name": "default"},
-                                         "spec": {"weight": 1, "reclaimable": True}})
-        except APIError as exc:
-            if not exc.is_already_exists:
-                raise
-        yield client
-
-
-@pytest.fixture
-async def cluster(api: APIClient) -> AsyncIterator[Cluster]:
-    ns = f"v-{uuid.uuid4().hex[:6]}"
-    await api.create(NAMESPACES, {"metadata": {"name": ns}})
-    c = Cluster(api, ns)
-    try:
-        yield c
-    finally:
-        # Gangs left behind would otherwise take the next test's nodes.
-        await api.delete_collection(PODGROUPS, ns)
-        await c.cleanup()
-
-
-@pytest.fixture
-async def scheduler(cloud: Cloud) -> AsyncIterator[Start]:
-    async with schedulers(cloud.kubeconfig, "volcano") as start:
-        async def with_config(config: SchedulerConfig | None = None) -> Any:
-            config = config or SchedulerConfig()
-            config.schedule_period_seconds = 0.1
-            return await start(config)
-
-        yield with_config
 
 
 async def test_two_gangs_on_four_gpus_never_deadlock(cluster: Cluster, scheduler: Start
