@@ -7,11 +7,13 @@ plane already running under the root is reused and the examples are re-applied.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -94,6 +96,7 @@ def main(root: str, port: int | None) -> None:
         _show([kubectl, "get", "pods", "-n", "demo", "-o", "wide"], env)
         _show([kubectl, "get", "deployments,replicasets,daemonsets,pdb,endpoints", "-n",
                "demo"], env)
+        _gangs(kubectl, env)
     finally:
         hollow.terminate()
         hollow.wait(30)
@@ -109,12 +112,46 @@ def main(root: str, port: int | None) -> None:
     click.echo(f"  {keadm_bin} reset --root {root_path} --force   # stop it, remove its state")
 
 
+def _job_phases(kubectl: str, env: dict[str, str]) -> dict[str, str]:
+    proc = _run([kubectl, "get", "vcjob", "-n", "demo", "-o", "json"], env)
+    return {item["metadata"]["name"]:
+            ((item.get("status") or {}).get("state") or {}).get("phase") or ""
+            for item in json.loads(proc.stdout).get("items") or []}
+
+
+def _wait_phases(kubectl: str, env: dict[str, str], done: Callable[[dict[str, str]], bool],
+                 what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not done(phases := _job_phases(kubectl, env)):
+        if time.monotonic() > deadline:
+            click.echo(f"Error: timed out waiting for {what}; the jobs are {phases}", err=True)
+            sys.exit(1)
+        time.sleep(0.5)
+
+
+def _gangs(kubectl: str, env: dict[str, str]) -> None:
+    """Gang scheduling (specs/volcano.md §4): two 2-GPU jobs on 3 GPUs. One runs whole
+    while the other waits with no pods, then the second runs; both complete."""
+    click.secho("Gang scheduling: two jobs that each need 2 of the 3 GPUs at once",
+                bold=True)
+    _show([kubectl, "apply", "-f", str(EXAMPLES / "volcano")], env)
+    _wait_phases(kubectl, env, lambda p: "Running" in p.values()
+                 or sorted(p.values()) == ["Completed", "Completed"],
+                 "one training job to run")
+    _show([kubectl, "get", "vcjob,podgroups", "-n", "demo"], env)
+    _show([kubectl, "get", "pods", "-n", "demo", "-l", "volcano.sh/job-name", "-o", "wide"],
+          env)
+    _wait_phases(kubectl, env, lambda p: sorted(p.values()) == ["Completed", "Completed"],
+                 "both training jobs to complete")
+    _show([kubectl, "get", "vcjob", "-n", "demo"], env)
+
+
 def _start_hollow(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     log_path = root / "var/log/kubeedge/hollow.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kubeedge.hollow", "--root", str(root), "--nodes", "3",
-             "--name-prefix", "demo-node-", "--ready-delay", "1", "--cleanup"],
+             "--gpus", "1", "--name-prefix", "demo-node-", "--ready-delay", "1", "--cleanup"],
             stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
