@@ -61,19 +61,32 @@ class ControllerManagerModule:
 
 
 class SchedulerModule:
+    """The scheduler, with its volcano-scheduler.conf (`schedulerConf`, under the root)
+    read when the module is built and followed while it leads."""
+
     def __init__(self, client: APIClient, config: CloudCoreConfig,
                  informers: SharedInformerFactory) -> None:
         from kubeedge.client.events import EventRecorder
+        from kubeedge.scheduler.conf import SchedulerConfWatcher
         from kubeedge.scheduler.scheduler import Scheduler
 
+        sched = config.modules.scheduler
+        self.conf: SchedulerConfWatcher | None = None
+        if sched.scheduler_conf:
+            self.conf = SchedulerConfWatcher(config.path(sched.scheduler_conf), sched,
+                                             clock=client.clock)
+            sched = self.conf.load()
         self.recorder = EventRecorder(client, "default-scheduler")
-        self.scheduler = Scheduler(client, informers, self.recorder,
-                                   config.modules.scheduler)
+        self.scheduler = Scheduler(client, informers, self.recorder, sched)
 
     async def start(self) -> None:
         await self.scheduler.start()
+        if self.conf is not None:
+            self.conf.start(self.scheduler)
 
     async def stop(self) -> None:
+        if self.conf is not None:
+            await self.conf.stop()
         await self.scheduler.stop()  # takes its handlers back; the informers run on
         await self.recorder.stop()
 

@@ -7,6 +7,15 @@ shorten them. `actions`, `tiers` and `configurations` have the shape of Volcano'
 `volcano-scheduler.conf` and default to the one Volcano's Helm chart ships (specs/
 volcano.md §3). The default-scheduler fast path uses the node-level plugins of the tiers
 (`predicates`, `nodeorder`, `binpack`); the Volcano session uses every tier.
+
+Like Volcano's `--scheduler-conf`, `schedulerConf` names a `volcano-scheduler.conf` file
+(root-relative, ARCHITECTURE.md rule 8; default `<root>/etc/kubeedge/config/volcano-
+scheduler.conf`, beside cloudcore.yaml). Nothing writes it: put Volcano's file there
+(e.g. the `volcano-scheduler.conf` key of the Helm chart's ConfigMap) to replace the
+`actions`, `tiers` and `configurations` above; while it is absent those apply. The
+scheduler reads it at start and again whenever its content changes (checked every
+`schedulerConfPollSeconds`); a file that does not validate is refused with the reason
+and the configuration in force keeps running (scheduler/conf.py).
 """
 
 from __future__ import annotations
@@ -20,9 +29,10 @@ from kubeedge.config.controllermanager import LeaderElection
 
 # Plugins the framework knows (scheduler/plugins). Grows with the Volcano issue.
 KNOWN_PLUGINS = ("priority", "gang", "conformance", "overcommit", "drf", "predicates",
-                 "proportion", "nodeorder", "binpack")
+                 "proportion", "capacity", "nodeorder", "binpack", "task-topology",
+                 "deviceshare")
 # Actions the Volcano session can run (scheduler/actions), in Volcano's names.
-KNOWN_ACTIONS = ("enqueue", "allocate", "backfill")
+KNOWN_ACTIONS = ("enqueue", "allocate", "backfill", "preempt", "reclaim")
 DEFAULT_ACTIONS = "enqueue, allocate, backfill"
 
 
@@ -45,7 +55,9 @@ class PluginOption(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, ren
     enable_reclaimable: bool | None = None
     enable_preemptive: bool | None = None
     enable_queue_order: bool | None = None
-    enable_cluster_order: bool | None = None
+    enable_cluster_order: bool | None = msgspec.field(default=None, name="enabledClusterOrder")
+    # drf's hierarchical mode (HDRF). Accepted off only: HDRF is not implemented.
+    enable_hierarchy: bool | None = None
     enable_predicate: bool | None = None
     enable_node_order: bool | None = None
     enable_best_node: bool | None = None
@@ -95,6 +107,44 @@ def parse_actions(actions: str) -> list[str]:
     return [part.strip() for part in actions.split(",") if part.strip()]
 
 
+def validate_policy(actions: str, tiers: list[Tier], where: str) -> None:
+    """Volcano's checks on a volcano-scheduler.conf (pkg/scheduler/util.go
+    UnmarshalSchedulerConf), plus ours (rule 7): every comma-separated action must name
+    an action we run (so an empty `actions`, or an empty name between commas, is
+    refused as Volcano refuses it); every plugin must be one we have; drf's hierarchy
+    conflicts with proportion in the same tier. `where` prefixes the field path
+    ("modules.scheduler." in the CloudCore config, "" in the file)."""
+    for action in (part.strip() for part in actions.split(",")):
+        if not action:
+            raise ConfigError(
+                f"{where}actions: {actions!r} has an empty action name; known: "
+                + ", ".join(KNOWN_ACTIONS))
+        if action not in KNOWN_ACTIONS:
+            raise ConfigError(
+                f"{where}actions: unknown action {action!r}; known: "
+                + ", ".join(KNOWN_ACTIONS))
+    everywhere = {plugin.name for tier in tiers for plugin in tier.plugins}
+    if {"proportion", "capacity"} <= everywhere:
+        # Both keep queue shares and answer the same callbacks; Volcano's capacity
+        # guide says to use one or the other.
+        raise ConfigError(f"{where}tiers: proportion and capacity cannot be used "
+                          "together; keep one")
+    for i, tier in enumerate(tiers):
+        names = {plugin.name for plugin in tier.plugins}
+        for j, plugin in enumerate(tier.plugins):
+            field = f"{where}tiers[{i}].plugins[{j}]"
+            if plugin.name not in KNOWN_PLUGINS:
+                raise ConfigError(
+                    f"{field}.name: unknown plugin {plugin.name!r}; known: "
+                    + ", ".join(KNOWN_PLUGINS))
+            if plugin.enable_hierarchy:
+                if plugin.name == "drf" and "proportion" in names:
+                    raise ConfigError(f"{field}.enableHierarchy: proportion and drf with "
+                                      "hierarchy enabled conflict")
+                raise ConfigError(f"{field}.enableHierarchy: hierarchical DRF is not "
+                                  "supported; remove it or set it to false")
+
+
 class SchedulerLeaderElection(LeaderElection, kw_only=True, forbid_unknown_fields=True,
                               rename="camel"):
     """The controller manager's leader election with kube-scheduler's Lease name, so a
@@ -127,6 +177,11 @@ class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True,
     actions: str = DEFAULT_ACTIONS
     tiers: list[Tier] = msgspec.field(default_factory=_default_tiers)
     configurations: list[ActionConfiguration] = msgspec.field(default_factory=list)
+    # Volcano's --scheduler-conf: a volcano-scheduler.conf file that, when present,
+    # replaces actions, tiers and configurations (relative to the root; "" = none).
+    scheduler_conf: str = "etc/kubeedge/config/volcano-scheduler.conf"
+    # How often that file is checked for a change (Volcano watches with fsnotify).
+    scheduler_conf_poll_seconds: float = 2.0
     leader_election: SchedulerLeaderElection = msgspec.field(
         default_factory=SchedulerLeaderElection)
 
@@ -155,16 +210,8 @@ class SchedulerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True,
             raise ConfigError(
                 f"{where}.volcanoSchedulerNames: {', '.join(sorted(clash))} is also in "
                 "schedulerNames; a pod has one scheduler")
-        for action in parse_actions(self.actions):
-            if action not in KNOWN_ACTIONS:
-                raise ConfigError(
-                    f"{where}.actions: unknown action {action!r}; known: "
-                    + ", ".join(KNOWN_ACTIONS))
-        for i, tier in enumerate(self.tiers):
-            for j, plugin in enumerate(tier.plugins):
-                if plugin.name not in KNOWN_PLUGINS:
-                    raise ConfigError(
-                        f"{where}.tiers[{i}].plugins[{j}].name: unknown plugin "
-                        f"{plugin.name!r}; known: {', '.join(KNOWN_PLUGINS)}")
+        if self.scheduler_conf_poll_seconds <= 0:
+            raise ConfigError(f"{where}.schedulerConfPollSeconds: must be greater than 0")
+        validate_policy(self.actions, self.tiers, f"{where}.")
         self.leader_election.validate(where)
         return self
