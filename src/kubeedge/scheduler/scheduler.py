@@ -5,10 +5,11 @@ Reads the world through the shared Node and Pod informers into a `SchedulerCache
 (phase one, STYLE.md "Reconcile in two phases"), decides one pod at a time with the
 allocate action over a long-lived `Session` (each default-scheduler pod is a one-pod
 gang, placed the moment it is seen, not at the next period), then writes: POST
-`pods/{name}/binding`, with at most `bindConcurrency` bindings in flight; the
-`Scheduled` / `FailedScheduling` Events and the `PodScheduled=False` condition in
-kube-scheduler's words. A pod is counted on its node before its bind is sent, so two
-pods never both take a node's last slot.
+`pods/{name}/binding` (after patching onto the pod the annotations a plugin set for
+the placement, such as deviceshare's `volcano.sh/gpu-index`), with at most
+`bindConcurrency` bindings in flight; the `Scheduled` / `FailedScheduling` Events and
+the `PodScheduled=False` condition in kube-scheduler's words. A pod is counted on its
+node before its bind is sent, so two pods never both take a node's last slot.
 
 Pods whose `spec.schedulerName` is one of `schedulerNames` take that fast path. Pods
 for `volcanoSchedulerNames` take the Volcano path (specs/volcano.md §2): every
@@ -280,6 +281,14 @@ class Scheduler:
     async def _bind(self, task: TaskInfo, node_name: str) -> None:
         try:
             self.cache.binding(task)
+            if task.bind_annotations:
+                # What a plugin decided for this placement (deviceshare's GPU index)
+                # is on the pod before it is bound, so the node sees it when it starts
+                # the pod (Volcano's binder patches the pod the same way).
+                await self.client.patch(
+                    PODS, task.name,
+                    {"metadata": {"annotations": dict(task.bind_annotations)}},
+                    task.namespace)
             body = {
                 "apiVersion": "v1",
                 "kind": "Binding",
@@ -343,3 +352,20 @@ class Scheduler:
                                     subresource="status")
         except (APIError, APIConnectionError, TimeoutError, OSError) as exc:
             log.info("scheduler: recording %s unschedulable: %s", task.key, exc)
+
+    # -- configuration ----------------------------------------------------------------
+
+    def reconfigure(self, config: SchedulerConfig) -> None:
+        """Put `config`'s actions, tiers and configurations in force (a reloaded
+        volcano-scheduler.conf, scheduler/conf.py): the fast path decides its next pod
+        with plugins built from the new tiers, the Volcano path reads them at its next
+        session. Names, periods and concurrency stay as started. Synchronous, as
+        decisions and sessions are, so the swap always falls between two of them."""
+        from msgspec import structs
+
+        new = structs.replace(self.config, actions=config.actions, tiers=config.tiers,
+                              configurations=config.configurations)
+        session = Session(self.cache, build_plugins(new.tiers), self.rng)
+        # Keep the sampled search's rotation over the nodes going.
+        session.next_start_index = self.session.next_start_index
+        self.config, self.session = new, session

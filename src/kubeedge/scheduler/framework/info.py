@@ -4,7 +4,12 @@ Owns the parsing of a pod into what predicates and scores need, done once per po
 rather than once per node (requests, host ports, tolerations, node and pod affinity),
 and the per-node accounting: requested resources of the non-terminal pods on the node,
 the host ports they hold, and which of them carry required anti-affinity
-(specs/volcano.md §2.1: Succeeded and Failed pods hold no node resources).
+(specs/volcano.md §2.1: Succeeded and Failed pods hold no node resources). Also the
+legacy GPU-sharing accounting of Volcano's gpushare devices (specs/volcano.md §4): a
+node's `volcano.sh/gpu-memory` capacity split over its `volcano.sh/gpu-number` cards,
+and what each card holds, from the pods' `volcano.sh/gpu-index` annotation or, for a
+pod placed by this scheduler and not yet bound, the cards the `deviceshare` plugin chose
+for it on that node (then written to the pod before its binding).
 
 Never does I/O; objects handed in are informer-cache objects and are never changed.
 """
@@ -12,6 +17,7 @@ Never does I/O; objects handed in are informer-cache objects and are never chang
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +27,10 @@ from kubeedge.api.selectors import LabelSelector
 from kubeedge.scheduler.framework.resource import Resource, non_zero_requests, pod_requests
 
 __all__ = [
+    "GPU_INDEX_ANNOTATION",
+    "GPU_MEMORY",
+    "GPU_NUMBER",
+    "PREDICATE_TIME_ANNOTATION",
     "AffinityTerm",
     "NodeInfo",
     "TaskInfo",
@@ -34,6 +44,13 @@ NO_SCHEDULE = "NoSchedule"
 NO_EXECUTE = "NoExecute"
 PREFER_NO_SCHEDULE = "PreferNoSchedule"
 DEFAULT_HOST_IP = "0.0.0.0"
+
+# Volcano's legacy GPU sharing (gpushare, specs/volcano.md §4).
+GPU_MEMORY = "volcano.sh/gpu-memory"
+GPU_NUMBER = "volcano.sh/gpu-number"
+GPU_INDEX_ANNOTATION = "volcano.sh/gpu-index"
+PREDICATE_TIME_ANNOTATION = "volcano.sh/predicate-time"
+GPU_UNHEALTHY_ANNOTATION = "volcano.sh/gpu-unhealthy-ids"
 
 
 class TaskStatus(enum.Enum):
@@ -51,6 +68,10 @@ class TaskStatus(enum.Enum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     UNKNOWN = "Unknown"
+
+
+# A placement this scheduler made that the API has not shown bound yet.
+_SESSION_PLACED = frozenset({TaskStatus.ALLOCATED, TaskStatus.PIPELINED, TaskStatus.BINDING})
 
 
 def task_status(pod: Mapping[str, Any]) -> TaskStatus:
@@ -148,6 +169,18 @@ class TaskInfo:
     anti_affinity_terms: tuple[AffinityTerm, ...]
     preempt_never: bool
     scheduler_name: str
+    # Legacy GPU sharing: MiB of `volcano.sh/gpu-memory` and cards of
+    # `volcano.sh/gpu-number` the pod asks for (limits, else requests).
+    gpu_memory: int = 0
+    gpu_number: int = 0
+    # The cards the deviceshare predicate found on each node in the current decision
+    # (node name -> indexes); the node the pod is placed on applies its entry.
+    gpu_choice: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # The cards counted for the pod on its node.
+    gpu_ids: tuple[int, ...] = ()
+    # Annotations a plugin set for this placement: the bind path writes them to the
+    # pod before the binding (as Volcano's binder does).
+    bind_annotations: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_pod(cls, pod: Obj) -> TaskInfo:
@@ -192,7 +225,39 @@ class TaskInfo:
             anti_affinity_terms=_terms(affinity, "podAntiAffinity", namespace),
             preempt_never=spec.get("preemptionPolicy") == "Never",
             scheduler_name=str(spec.get("schedulerName") or "default-scheduler"),
+            gpu_memory=_device_request(spec, GPU_MEMORY),
+            gpu_number=_device_request(spec, GPU_NUMBER),
         )
+
+    def annotated_gpu_ids(self) -> tuple[int, ...]:
+        """The cards the pod's `volcano.sh/gpu-index` annotation names ("0,1"); none
+        when it is absent or not a list of integers (Volcano's GetGPUIndex)."""
+        annotations = (self.pod.get("metadata") or {}).get("annotations") or {}
+        value = annotations.get(GPU_INDEX_ANNOTATION)
+        if not isinstance(value, str) or not value:
+            return ()
+        try:
+            return tuple(int(part) for part in value.split(","))
+        except ValueError:
+            return ()
+
+
+def _device_request(spec: Mapping[str, Any], name: str) -> int:
+    """A whole-unit device amount the pod asks for: containers summed, init containers
+    as a maximum (Volcano's getGPUMemoryOfPod / getGPUNumberOfPod). Volcano reads
+    limits; a container that names only a request counts with it."""
+
+    def amount(container: Obj) -> int:
+        resources = container.get("resources") or {}
+        for kind in ("limits", "requests"):
+            values = resources.get(kind) or {}
+            if name in values:
+                return Resource.from_list({name: values[name]}).get(name)
+        return 0
+
+    total = sum(amount(c) for c in _dicts(spec.get("containers")))
+    init = max((amount(c) for c in _dicts(spec.get("initContainers"))), default=0)
+    return max(total, init)
 
 
 def node_ready_status(node: Mapping[str, Any]) -> str:
@@ -225,6 +290,11 @@ class NodeInfo:
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
     # Bumped on every change, so a session can tell a node moved under it.
     generation: int = 0
+    # Legacy GPU sharing: healthy card index -> MiB (empty: the node has no such
+    # devices), and per card index the MiB and the number of pods it holds.
+    gpus: dict[int, int] = field(default_factory=dict)
+    gpu_used: dict[int, int] = field(default_factory=dict)
+    gpu_holders: dict[int, int] = field(default_factory=dict)
 
     def set_node(self, node: Obj) -> None:
         md = node.get("metadata") or {}
@@ -241,6 +311,7 @@ class NodeInfo:
         if allocatable is None:
             allocatable = status.get("capacity")
         self.allocatable = Resource.from_list(allocatable)
+        self.gpus = _gpu_cards(node)
         self.generation += 1
 
     def add_task(self, task: TaskInfo) -> None:
@@ -253,6 +324,8 @@ class NodeInfo:
         for ip, protocol, port in task.host_ports:
             ips = self.used_ports.setdefault((protocol, port), {})
             ips[ip] = ips.get(ip, 0) + 1
+        if task.gpu_memory or task.gpu_number:
+            self._hold_gpus(task)
         self.generation += 1
 
     def remove_task(self, key: str) -> TaskInfo | None:
@@ -272,8 +345,72 @@ class NodeInfo:
                     ips.pop(ip, None)
                 if not ips:
                     del self.used_ports[(protocol, port)]
+        if task.gpu_ids:
+            for index in task.gpu_ids:
+                self.gpu_used[index] = self.gpu_used.get(index, 0) - task.gpu_memory
+                self.gpu_holders[index] = self.gpu_holders.get(index, 0) - 1
+            task.gpu_ids = ()
+        # A choice made for this placement goes with it; the next placement makes its
+        # own.
+        task.bind_annotations.pop(GPU_INDEX_ANNOTATION, None)
+        task.bind_annotations.pop(PREDICATE_TIME_ANNOTATION, None)
         self.generation += 1
         return task
+
+    # -- legacy GPU sharing (specs/volcano.md §4) --------------------------------------
+
+    def gpu_free(self, index: int) -> int:
+        return max(self.gpus.get(index, 0) - self.gpu_used.get(index, 0), 0)
+
+    def gpus_for_memory(self, memory: int, policy: str = "") -> tuple[int, ...] | None:
+        """The card for a pod asking `memory` MiB: Volcano's rule is the lowest index
+        with that much free; `binpack` takes the fullest card that fits and `spread`
+        the emptiest (ties to the lower index). None when no single card fits."""
+        fitting = [i for i in sorted(self.gpus) if self.gpu_free(i) >= memory]
+        if not fitting:
+            return None
+        if policy == "binpack":
+            return (min(fitting, key=lambda i: (self.gpu_free(i), i)),)
+        if policy == "spread":
+            return (max(fitting, key=lambda i: (self.gpu_free(i), -i)),)
+        return (fitting[0],)
+
+    def gpus_for_number(self, number: int) -> tuple[int, ...] | None:
+        """`number` whole cards no pod holds, lowest indexes first; None when fewer
+        are idle."""
+        idle = [i for i in sorted(self.gpus) if not self.gpu_holders.get(i, 0)]
+        return tuple(idle[:number]) if len(idle) >= number else None
+
+    def choose_gpus(self, task: TaskInfo, policy: str = "") -> tuple[int, ...] | None:
+        if task.gpu_memory:
+            return self.gpus_for_memory(task.gpu_memory, policy)
+        return self.gpus_for_number(task.gpu_number)
+
+    def _hold_gpus(self, task: TaskInfo) -> None:
+        """Count the pod on its cards. A placement made here and not yet bound uses
+        the deviceshare plugin's choice for this node (checked again, in case the node
+        moved since), and records it for the bind path; anything else (bound pods,
+        placements by others) holds what its annotation names."""
+        ids: tuple[int, ...] | None = ()
+        choice = task.gpu_choice.get(self.name)
+        if choice is not None and task.status in _SESSION_PLACED:
+            ids = choice if self._still_fits(task, choice) else self.choose_gpus(task)
+            if ids:
+                task.bind_annotations[GPU_INDEX_ANNOTATION] = ",".join(map(str, ids))
+                task.bind_annotations[PREDICATE_TIME_ANNOTATION] = str(time.time_ns())
+        else:
+            ids = task.annotated_gpu_ids()
+        task.gpu_ids = ids or ()
+        for index in task.gpu_ids:
+            self.gpu_used[index] = self.gpu_used.get(index, 0) + task.gpu_memory
+            self.gpu_holders[index] = self.gpu_holders.get(index, 0) + 1
+
+    def _still_fits(self, task: TaskInfo, ids: tuple[int, ...]) -> bool:
+        if not all(i in self.gpus for i in ids):
+            return False
+        if task.gpu_memory:
+            return all(self.gpu_free(i) >= task.gpu_memory for i in ids)
+        return all(not self.gpu_holders.get(i, 0) for i in ids)
 
     def port_conflict(self, ip: str, protocol: str, port: int) -> bool:
         """kube's HostPortInfo.CheckConflict: 0.0.0.0 clashes with every IP."""
@@ -283,3 +420,23 @@ class NodeInfo:
         if ip == DEFAULT_HOST_IP:
             return True
         return ip in ips or DEFAULT_HOST_IP in ips
+
+
+def _gpu_cards(node: Mapping[str, Any]) -> dict[int, int]:
+    """Volcano's NewGPUDevices: `volcano.sh/gpu-number` cards of `volcano.sh/gpu-memory`
+    / number MiB each (from the node's capacity), less the cards the node's
+    `volcano.sh/gpu-unhealthy-ids` annotation lists. No cards unless both are there."""
+    status = node.get("status") or {}
+    capacity = status.get("capacity") or status.get("allocatable") or {}
+    resources = Resource.from_list({k: v for k, v in capacity.items()
+                                    if k in (GPU_MEMORY, GPU_NUMBER)})
+    number = resources.get(GPU_NUMBER)
+    memory = resources.get(GPU_MEMORY)
+    if number <= 0 or GPU_MEMORY not in capacity:
+        return {}
+    cards = dict.fromkeys(range(number), memory // number)
+    annotations = (node.get("metadata") or {}).get("annotations") or {}
+    for part in str(annotations.get(GPU_UNHEALTHY_ANNOTATION) or "").split(","):
+        if part.strip().lstrip("-").isdigit():
+            cards.pop(int(part), None)
+    return cards

@@ -2,7 +2,8 @@
 callbacks when a session opens. `build_tiers` turns the configured tiers into plugin
 instances for a Volcano session (fresh ones per session: plugins keep per-session
 state); `build_plugins` gives the node-level ones (`predicates`, `nodeorder`,
-`binpack`) in tier order, for the default-scheduler fast path."""
+`binpack`, `deviceshare`) in tier order, for the default-scheduler fast path
+(`task-topology` orders a job's pods, so it serves the Volcano session only)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from kubeedge.config.apiserver import ConfigError
 from kubeedge.config.scheduler import PluginOption, Tier
 from kubeedge.scheduler.framework.session import Plugin
 from kubeedge.scheduler.plugins.binpack import BinpackPlugin
+from kubeedge.scheduler.plugins.capacity import CapacityPlugin
 from kubeedge.scheduler.plugins.conformance import ConformancePlugin
+from kubeedge.scheduler.plugins.deviceshare import DeviceSharePlugin
 from kubeedge.scheduler.plugins.drf import DrfPlugin
 from kubeedge.scheduler.plugins.gang import GangPlugin
 from kubeedge.scheduler.plugins.nodeorder import NodeOrderPlugin
@@ -21,6 +24,7 @@ from kubeedge.scheduler.plugins.overcommit import OvercommitPlugin
 from kubeedge.scheduler.plugins.predicates import PredicatesPlugin
 from kubeedge.scheduler.plugins.priority import PriorityPlugin
 from kubeedge.scheduler.plugins.proportion import ProportionPlugin
+from kubeedge.scheduler.plugins.task_topology import TaskTopologyPlugin
 
 __all__ = ["NODE_PLUGINS", "PLUGINS", "build_plugins", "build_tiers"]
 
@@ -32,12 +36,15 @@ PLUGINS: dict[str, Callable[[Mapping[str, Any] | None], Plugin]] = {
     "drf": DrfPlugin,
     "predicates": PredicatesPlugin,
     "proportion": ProportionPlugin,
+    "capacity": CapacityPlugin,
     "nodeorder": NodeOrderPlugin,
     "binpack": BinpackPlugin,
+    "task-topology": TaskTopologyPlugin,
+    "deviceshare": DeviceSharePlugin,
 }
 
 # Plugins that only filter and score nodes: the ones a one-pod gang needs.
-NODE_PLUGINS = frozenset({"predicates", "nodeorder", "binpack"})
+NODE_PLUGINS = frozenset({"predicates", "nodeorder", "binpack", "deviceshare"})
 
 
 def _make(option: PluginOption) -> Plugin:
