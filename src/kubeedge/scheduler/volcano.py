@@ -6,6 +6,17 @@ the configured actions in order; then the writes: binds for what Statements comm
 events users read (`FailedScheduling` on pods left pending, `Unschedulable` on the
 PodGroup), each recorded once per distinct message rather than once per period.
 
+Preempt and reclaim (specs/volcano.md §2.3) add the evictions, written as Volcano's
+evictor writes them: a Warning `Evict` event on the victim ("Pod is evicted, because
+of preempt"), its `DisruptionTarget` condition as kube-scheduler sets it when it
+preempts (and Ready=False, reason `Evict`), then a DELETE with the pod's own grace
+period (its uid as precondition, so a namesake is never hit); a Normal `Evict` event on
+the victim's PodGroup. A pipelined task is not bound: it is told why it waits ("can
+possibly be assigned to <node>, once resource is released and minAvailable is
+satisfied") and, when victims were evicted for it, nominated to the node
+(`status.nominatedNodeName`); a pending pod no session pipelines any more loses its
+nomination.
+
 Reads only informer caches and the `Scheduler`'s cache; writes only through
 `kubeedge.client`. Never changes an informer's objects.
 """
@@ -18,13 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 from kubeedge.api import meta
 from kubeedge.client.errors import APIConnectionError, APIError
-from kubeedge.client.events import WARNING
+from kubeedge.client.events import NORMAL, WARNING
 from kubeedge.client.informer import Informer
 from kubeedge.client.resources import ResourceRef
 from kubeedge.config.scheduler import parse_actions
 from kubeedge.scheduler.actions.allocate import allocate
 from kubeedge.scheduler.actions.backfill import backfill
 from kubeedge.scheduler.actions.enqueue import enqueue
+from kubeedge.scheduler.actions.preempt import preempt
+from kubeedge.scheduler.actions.reclaim import reclaim
 from kubeedge.scheduler.framework.info import TaskInfo, TaskStatus
 from kubeedge.scheduler.framework.job_info import (
     GROUP_NAME_ANNOTATION,
@@ -33,7 +46,9 @@ from kubeedge.scheduler.framework.job_info import (
     QueueInfo,
 )
 from kubeedge.scheduler.framework.job_session import JobSession
+from kubeedge.scheduler.framework.statement import Eviction
 from kubeedge.scheduler.plugins import build_tiers
+from kubeedge.scheduler.queue_status import QueueStatusWriter
 
 if TYPE_CHECKING:
     from kubeedge.scheduler.scheduler import Scheduler
@@ -46,6 +61,12 @@ PODGROUPS = ResourceRef("scheduling.volcano.sh", "v1beta1", "podgroups", True, "
 QUEUES = ResourceRef("scheduling.volcano.sh", "v1beta1", "queues", False, "Queue")
 PRIORITY_CLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", False,
                                "PriorityClass")
+PODS = ResourceRef("", "v1", "pods", True, "Pod")
+
+EVICT = "Evict"
+# kube's PodReasonPreemptionByScheduler, the DisruptionTarget reason when a scheduler
+# preempts.
+PREEMPTION_BY_SCHEDULER = "PreemptionByScheduler"
 
 GROUP_INDEX = "volcano/group-name"
 UNSCHEDULABLE = "Unschedulable"
@@ -125,6 +146,11 @@ class VolcanoPath:
         # computed from: until the watch brings the written version, sessions read
         # ours, so a job admitted a moment ago is not admitted (or counted) afresh.
         self._written: dict[str, tuple[str, Obj]] = {}
+        # Pipelined tasks of the last session (key -> node), and nominations being
+        # written (key -> node, "" to clear).
+        self._pipelined: dict[str, str] = {}
+        self._nominating: dict[str, str] = {}
+        self.queue_status = QueueStatusWriter(scheduler.client)
         self.sessions = 0
         self.last_session: JobSession | None = None
 
@@ -230,6 +256,10 @@ class VolcanoPath:
                          percentage_of_nodes_to_score=config.percentage_of_nodes_to_score)
             elif action == "backfill":
                 backfill(ssn)
+            elif action == "preempt":
+                preempt(ssn)
+            elif action == "reclaim":
+                reclaim(ssn)
         ssn.close()
         self.sessions += 1
         self.last_session = ssn
@@ -244,6 +274,13 @@ class VolcanoPath:
             self._reported.pop(task.key, None)
             scheduler._spawn(scheduler.bind_committed(task, node_name))
         now = meta.rfc3339(meta.now())
+        for eviction in ssn.evictions:
+            self._evict(ssn, eviction, now)
+        self._pipelined = {task.key: node for task, node in ssn.pipelined}
+        nominated = {task.key: node for task, node in ssn.nominated}
+        for job in ssn.jobs.values():
+            for task in job.pending_tasks():
+                self._nominate(task, nominated.get(task.key, ""), task.key in self._pipelined)
         for job in ssn.jobs.values():
             status = podgroup_status(job, ssn.uid, now)
             if status is not None and job.key not in self._status_writes:
@@ -254,6 +291,72 @@ class VolcanoPath:
             self._explain(job)
         for job, event_type, reason, message in ssn.events:
             self._podgroup_event(job, event_type, reason, message)
+        # Computed now, from the session as it closed (§2.1: status.allocated is
+        # written each session); sent only when a queue's allocation changed.
+        write = self.queue_status.update(ssn)
+        if write is not None:
+            scheduler._spawn(write)
+
+    def _evict(self, ssn: JobSession, eviction: Eviction, now: str) -> None:
+        task = eviction.task
+        message = f"Pod is evicted, because of {eviction.reason}"
+        self.scheduler.recorder.event(_with_kind(task.pod, PODS), WARNING, EVICT, message)
+        job = ssn.job_of_task.get(task.key)
+        if job is not None:
+            self._podgroup_event(job, NORMAL, EVICT, eviction.reason)
+        scheduler_name = (task.pod.get("spec") or {}).get("schedulerName") or "volcano"
+        conditions = [
+            {"type": "Ready", "status": "False", "reason": EVICT, "message": message,
+             "lastProbeTime": None, "lastTransitionTime": now},
+            {"type": "DisruptionTarget", "status": "True", "reason": PREEMPTION_BY_SCHEDULER,
+             "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
+             "lastProbeTime": None, "lastTransitionTime": now},
+        ]
+        self.scheduler._spawn(self._delete_victim(task, conditions))
+
+    async def _delete_victim(self, task: TaskInfo, conditions: list[Obj]) -> None:
+        client = self.scheduler.client
+        try:
+            try:
+                await client.patch(PODS, task.name, {"status": {"conditions": conditions}},
+                                   task.namespace, patch_type="strategic",
+                                   subresource="status")
+            except APIError as exc:
+                if exc.is_not_found:
+                    return
+                # The condition is a courtesy; the eviction is the deletion.
+                log.info("scheduler: marking victim %s: %s", task.key, exc)
+            await client.delete(PODS, task.name, task.namespace,
+                                preconditions={"uid": task.uid} if task.uid else None)
+        except APIError as exc:
+            if exc.is_not_found or exc.is_conflict:
+                return  # gone already, or a namesake: nothing of ours to evict
+            log.warning("scheduler: evicting %s: %s", task.key, exc)
+            self.scheduler.cache.eviction_failed(task)
+        except (APIConnectionError, TimeoutError, OSError) as exc:
+            log.warning("scheduler: evicting %s: %s", task.key, exc)
+            self.scheduler.cache.eviction_failed(task)
+
+    def _nominate(self, task: TaskInfo, node: str, pipelined: bool) -> None:
+        """`status.nominatedNodeName`: set when victims were evicted for the task,
+        kept while a session still pipelines it (its victims are still going), and
+        cleared once none does (the preemption no longer holds)."""
+        current = str((task.pod.get("status") or {}).get("nominatedNodeName") or "")
+        wanted = node or (current if pipelined else "")
+        if wanted == current or self._nominating.get(task.key) == wanted:
+            return
+        self._nominating[task.key] = wanted
+        self.scheduler._spawn(self._write_nomination(task, wanted))
+
+    async def _write_nomination(self, task: TaskInfo, node: str) -> None:
+        try:
+            await self.scheduler.client.patch(
+                PODS, task.name, {"status": {"nominatedNodeName": node or None}},
+                task.namespace, subresource="status")
+        except (APIError, APIConnectionError, TimeoutError, OSError) as exc:
+            log.info("scheduler: nominating %s: %s", task.key, exc)
+        finally:
+            self._nominating.pop(task.key, None)
 
     def _podgroup_event(self, job: JobInfo, event_type: str, reason: str,
                         message: str) -> None:
@@ -278,11 +381,16 @@ class VolcanoPath:
             errors = job.fit_errors.get(task.key)
             message = (errors.message(task.preempt_never) if errors is not None
                        else gang_message)
+            node = self._pipelined.get(task.key)
+            if node:
+                # Volcano's words for a task waiting on releasing resources.
+                message = (f"Pod {task.namespace}/{task.name} can possibly be assigned to "
+                           f"{node}, once resource is released and minAvailable is "
+                           "satisfied")
             if not message or self._reported.get(task.key) == message:
                 continue
             self._reported[task.key] = message
-            self.scheduler.recorder.event(_with_kind(task.pod, ResourceRef("", "v1", "pods",
-                                                                           True, "Pod")),
+            self.scheduler.recorder.event(_with_kind(task.pod, PODS),
                                           WARNING, "FailedScheduling", message)
             current = meta.condition(task.pod, "PodScheduled") or {}
             if (current.get("status"), current.get("message")) != ("False", message):

@@ -22,7 +22,6 @@ from kubeedge.api import meta
 from kubeedge.client.errors import APIError
 from kubeedge.client.rest import APIClient
 from kubeedge.config.scheduler import PluginOption, SchedulerConfig, Tier
-from kubeedge.scheduler.queue_status import QueueStatusWriter
 from kubeedge.scheduler.scheduler import PODGROUPS, QUEUES
 from tests.fixtures.cluster import eventually
 from tests.fixtures.scheduling import GPU, Start
@@ -267,14 +266,8 @@ async def test_queue_status_allocated_follows_bound_pods(
     sched = await scheduler()
     await eventually(lambda: cluster.bound("job-0", "job-1"), timeout=10,
                      what="both pods bound")
-    writer = QueueStatusWriter(api)
 
     async def allocated(wanted: dict[str, str]) -> Obj | None:
-        # Until the lead wires the writer into the session close (volcano.py), the
-        # test writes from the scheduler's latest session itself.
-        write = writer.update(sched.volcano.last_session)
-        if write is not None:
-            await write
         status = (await api.get(QUEUES, name)).get("status") or {}
         return status if status.get("allocated") == wanted else None
 
@@ -283,11 +276,11 @@ async def test_queue_status_allocated_follows_bound_pods(
         timeout=10, what="status.allocated of two bound pods")
     assert (status["state"], status["inqueue"]) == ("Open", 1)
 
-    # No change, no write.
-    writes = writer.writes
+    # No change, no write: sessions go on and the scheduler's writer stays quiet.
     await settled(sched)
-    assert writer.update(sched.volcano.last_session) is None
-    assert writer.writes == writes
+    writes = sched.volcano.queue_status.writes
+    await settled(sched)
+    assert sched.volcano.queue_status.writes == writes
 
     await cluster.succeed("job-1")
     status = await eventually(

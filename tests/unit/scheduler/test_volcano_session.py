@@ -160,7 +160,8 @@ def test_queue_capability_and_state_refuse_enqueue() -> None:
                   [queue("small", capability={GPU: "2"}), queue("shut", state="Closed")])
     enqueue(ssn)
     assert capped.phase == PodGroupPhase.PENDING
-    assert (capped, "Normal", "Unschedulable", "queue resource quota insufficient") in ssn.events
+    assert (capped, "Normal", "Unschedulable",
+            "queue resource quota insufficient: insufficient nvidia.com/gpu") in ssn.events
     # No minResources needs no vote, but a closed queue admits nothing.
     assert closed.min_resources is None and closed.phase == PodGroupPhase.PENDING
 

@@ -1,3 +1,3 @@
-"""Scheduler actions (Volcano's enqueue, allocate, backfill; specs/volcano.md §2.3).
-`allocate_task` is also the default-scheduler fast path's whole decision; preempt and
-reclaim are not here yet."""
+"""Scheduler actions (Volcano's enqueue, allocate, backfill, preempt, reclaim;
+specs/volcano.md §2.3). `allocate_task` is also the default-scheduler fast path's whole
+decision."""

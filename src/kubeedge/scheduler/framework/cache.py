@@ -7,6 +7,15 @@ confirmed by the watch), and stays counted until the watch shows it bound (then 
 API's copy replaces ours), it is deleted or finishes, or its bind fails (`forget`).
 Terminal pods (Succeeded, Failed) hold nothing (specs/volcano.md §2.1).
 
+Preemption (specs/volcano.md §2.1, §2.3) adds two kinds of entries. A pod whose
+eviction we sent is *Releasing* from then on, even before the watch shows its
+deletionTimestamp, so no later session picks it as a victim again or forgets that its
+resources are on their way back; its resources stay counted on the node until the pod
+is gone (`future_idle` = what is idle + what is releasing). A *pipelined* task is a
+session's reservation on resources still being released: counted on the node like a
+placement (so nothing else in that session takes them) but never bound, and taken off
+again when the session ends (`unpipeline`).
+
 Never talks to the API (the informers feed it, `Scheduler` writes), never changes the
 objects it is handed.
 """
@@ -23,6 +32,7 @@ from kubeedge.scheduler.framework.info import (
     holds_resources,
     task_status,
 )
+from kubeedge.scheduler.framework.resource import Resource
 
 __all__ = ["SchedulerCache"]
 
@@ -46,6 +56,9 @@ class SchedulerCache:
         # Placed pods with required anti-affinity terms: every placement must respect
         # them (kube keeps the same list, HavePodsWithRequiredAntiAffinityList).
         self.anti_affinity_tasks: dict[str, TaskInfo] = {}
+        # Keys of pods whose eviction was sent and whose deletion the watch has not
+        # shown yet: they stay Releasing.
+        self.evicting: set[str] = set()
         self._schedulable: list[NodeInfo] | None = None
 
     # -- nodes ------------------------------------------------------------------------
@@ -95,6 +108,12 @@ class SchedulerCache:
                 return None
             return self._unplace(key)
         task = self._reuse(key, pod, node_name) or TaskInfo.from_pod(pod)
+        if key in self.evicting:
+            if task.status in (TaskStatus.RUNNING, TaskStatus.BOUND):
+                task.status = TaskStatus.RELEASING
+            else:
+                # The deletion (or the end of the pod) is visible now.
+                self.evicting.discard(key)
         if not holds_resources(task.status):
             self.assumed.discard(key)
             return self._unplace(key)
@@ -106,6 +125,7 @@ class SchedulerCache:
     def delete_pod(self, pod: Obj) -> TaskInfo | None:
         key = _key(pod)
         self.assumed.discard(key)
+        self.evicting.discard(key)
         return self._unplace(key)
 
     # -- pods placed by the scheduler -------------------------------------------------
@@ -133,6 +153,53 @@ class SchedulerCache:
 
     def is_assumed(self, key: str) -> bool:
         return key in self.assumed
+
+    # -- preemption -------------------------------------------------------------------
+
+    def pipeline(self, task: TaskInfo, node_name: str) -> None:
+        """Reserve `node_name`'s releasing resources for `task` in this session: it
+        counts on the node, but is neither assumed nor bound."""
+        task.node_name = node_name
+        task.status = TaskStatus.PIPELINED
+        self._unplace(task.key)
+        self._place(task)
+
+    def unpipeline(self, task: TaskInfo) -> None:
+        """Give a pipelined reservation back; the task is pending again."""
+        placed = self.tasks.get(task.key)
+        if placed is task and task.status == TaskStatus.PIPELINED:
+            self._unplace(task.key)
+        task.node_name = ""
+        task.status = TaskStatus.PENDING
+
+    def evicted(self, task: TaskInfo) -> None:
+        """The eviction of `task` is being sent: it stays Releasing until the watch
+        shows the pod deleting or gone."""
+        task.status = TaskStatus.RELEASING
+        self.evicting.add(task.key)
+
+    def eviction_failed(self, task: TaskInfo) -> None:
+        """The eviction was refused: the pod holds its place as the API says."""
+        self.evicting.discard(task.key)
+        if self.tasks.get(task.key) is task and task.status == TaskStatus.RELEASING:
+            task.status = task_status(task.pod)
+
+    @staticmethod
+    def releasing(node: NodeInfo) -> Resource:
+        """What the Releasing pods on `node` hold (specs/volcano.md §2.1)."""
+        total = Resource()
+        for task in node.tasks.values():
+            if task.status == TaskStatus.RELEASING:
+                total.add(task.resreq)
+        return total
+
+    def future_idle(self, node: NodeInfo) -> Resource:
+        """Volcano's FutureIdle = Idle + Releasing - Pipelined. Pipelined tasks are
+        counted in `requested` here, so it is allocatable - requested + releasing."""
+        idle = node.allocatable.copy()
+        idle.sub(node.requested)
+        idle.add(self.releasing(node))
+        return idle
 
     # -- internals --------------------------------------------------------------------
 

@@ -29,12 +29,16 @@ __all__ = [
     "QueueState",
     "less_equal",
     "scaled",
+    "task_preemptable",
 ]
 
 Obj = dict[str, Any]
 
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
 TASK_INDEX_ANNOTATION = "volcano.sh/task-index"
+# A pod (annotation first, then label) or PodGroup saying whether it may be evicted by
+# preempt or reclaim; unset means it may (Volcano's GetPodPreemptable).
+PREEMPTABLE_KEY = "volcano.sh/preemptable"
 DEFAULT_QUEUE = "default"
 
 
@@ -195,6 +199,21 @@ class JobInfo:
     def valid_count(self) -> int:
         return self.count(VALID_STATUSES)
 
+    def waiting_count(self) -> int:
+        """Volcano's WaitingTaskNum: tasks pipelined onto releasing resources."""
+        return self.count(frozenset({TaskStatus.PIPELINED}))
+
+    def is_pipelined(self) -> bool:
+        """Volcano's IsPipelined (§2.1): ready + waiting (+ pending best-effort) reach
+        minMember, so the gang will run once its victims are gone."""
+        best_effort = sum(1 for task in self.tasks.values()
+                          if task.status == TaskStatus.PENDING and task.resreq.is_empty())
+        return self.ready_count() + self.waiting_count() + best_effort >= self.min_available
+
+    def is_starving(self) -> bool:
+        """Volcano's IsStarving (§2.1): ready + waiting fall short of minMember."""
+        return self.ready_count() + self.waiting_count() < self.min_available
+
     def is_ready(self) -> bool:
         """Volcano's JobReady for the gang: ready tasks, plus pending best-effort ones
         (backfill places those without a gang check), reach minMember."""
@@ -252,6 +271,17 @@ class JobInfo:
             if errors is not None:
                 return errors.summary()
         return self.histogram()
+
+
+def task_preemptable(task: TaskInfo) -> bool:
+    """`volcano.sh/preemptable` on the pod, annotation before label; an unreadable
+    value means no, unset means yes (Volcano's GetPodPreemptable)."""
+    md = task.pod.get("metadata") or {}
+    for where in (md.get("annotations") or {}, md.get("labels") or {}):
+        value = where.get(PREEMPTABLE_KEY)
+        if value is not None:
+            return str(value).strip().lower() in ("1", "t", "true")
+    return True
 
 
 def task_order_key(task: TaskInfo) -> tuple[int, str, str]:

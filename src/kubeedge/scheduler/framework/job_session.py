@@ -5,7 +5,11 @@ configured tier and Volcano's dispatch of their callbacks.
 Node accounting is the scheduler's live cache: a session runs to its end without
 yielding to the event loop, so nothing moves under it, and every placement it makes is
 either committed (bound) or discarded by its Statement before it ends. Placements that
-are committed stay assumed in the cache until the watch shows them bound.
+are committed stay assumed in the cache until the watch shows them bound. Evictions
+that are committed stay Releasing in the cache until the watch shows the pod deleting;
+pipelined reservations (preempt, reclaim) are given back when the session closes, so
+none outlives the session that made it: the next session re-derives them from what is
+still releasing (specs/volcano.md §2.3).
 
 Dispatch (§2.2): order functions take the first non-zero answer in tier order, then
 fall back to creation time and UID; JobReady and Allocatable AND; Overused ORs;
@@ -22,6 +26,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kubeedge.config.scheduler import PluginOption
 from kubeedge.scheduler.framework.cache import SchedulerCache
@@ -29,6 +34,9 @@ from kubeedge.scheduler.framework.info import TaskInfo
 from kubeedge.scheduler.framework.job_info import JobInfo, QueueInfo, task_order_key
 from kubeedge.scheduler.framework.resource import Resource
 from kubeedge.scheduler.framework.session import Plugin, Session
+
+if TYPE_CHECKING:
+    from kubeedge.scheduler.framework.statement import Eviction
 
 __all__ = ["ABSTAIN", "PERMIT", "REJECT", "JobSession", "ValidateResult"]
 
@@ -66,6 +74,12 @@ class JobSession(Session):
         self.jobs: dict[str, JobInfo] = {job.uid: job for job in jobs}
         self.queues: dict[str, QueueInfo] = {q.name: q for q in queues}
         self.committed: list[tuple[TaskInfo, str]] = []
+        # Committed evictions (victims to delete) and pipelined reservations (task,
+        # node), for the scheduler to write after the session.
+        self.evictions: list[Eviction] = []
+        self.pipelined: list[tuple[TaskInfo, str]] = []
+        # Pipelined tasks that evicted to make room: nominated to their node.
+        self.nominated: list[tuple[TaskInfo, str]] = []
         # Events plugins want on PodGroups, recorded by the scheduler after the session:
         # (job, type, reason, message).
         self.events: list[tuple[JobInfo, str, str, str]] = []
@@ -317,6 +331,11 @@ class JobSession(Session):
     def close(self) -> None:
         for fn in self.close_fns:
             fn(self)
+        # A reservation on releasing resources holds only within its session (§2.3):
+        # the next one pipelines again while the victims are still going, or binds
+        # once they are gone, or gives up when preempting no longer makes sense.
+        for task, _ in self.pipelined:
+            self.cache.unpipeline(task)
 
 
 def _compare(left: tuple[object, ...], right: tuple[object, ...]) -> int:

@@ -95,9 +95,11 @@ class FitErrors:
         return text.split(" preemption: ", 1)[0].rstrip(".")
 
     def _preemption(self, preempt_never: bool) -> str:
-        # This scheduler does not preempt yet, so the verdict is the one kube gives when
-        # no victims exist. kube nests a second FitError here and ends the sentence
-        # twice ("pod.."); we end it once.
+        # The verdict kube gives when no victims exist, for pods that no preemption
+        # placed: the default-scheduler fast path does not preempt, and the Volcano
+        # path's preempt/reclaim actions nominate a node instead of leaving this
+        # message. kube nests a second FitError here and ends the sentence twice
+        # ("pod.."); we end it once.
         if preempt_never:
             return "not eligible due to preemptionPolicy=Never."
         unhelpful = sum(1 for s in self.statuses.values() if s.unresolvable)

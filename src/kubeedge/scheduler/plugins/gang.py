@@ -1,6 +1,9 @@
 """The `gang` plugin (specs/volcano.md §2.4): a job is valid only while it can still
 reach minMember tasks, ready only once minMember tasks are placed, and not-ready jobs
-go first. At session close it words the PodGroup condition (the scheduler writes it):
+go first. For preempt and reclaim: a job is pipelined once ready + pipelined tasks reach
+minMember, starving while they fall short, and a victim may be taken from a job only
+while it keeps more than minMember ready tasks (never below: its gang would break).
+At session close it words the PodGroup condition (the scheduler writes it):
 `Unschedulable`/`NotEnoughResources` with `"<short>/<tasks> tasks in gang
 unschedulable: <why>"`, or `Scheduled`. Never does I/O."""
 
@@ -9,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubeedge.scheduler.framework.info import TaskInfo
 from kubeedge.scheduler.framework.job_info import JobInfo
-from kubeedge.scheduler.framework.job_session import JobSession, ValidateResult
+from kubeedge.scheduler.framework.job_session import PERMIT, REJECT, JobSession, ValidateResult
 
 __all__ = ["GangPlugin"]
 
@@ -31,7 +35,35 @@ class GangPlugin:
         ssn.add_job_valid_fn(NAME, self.job_valid)
         ssn.add_job_order_fn(NAME, self.job_order)
         ssn.add_job_ready_fn(NAME, JobInfo.is_ready)
+        ssn.add_job_pipelined_fn(NAME, self.job_pipelined)
+        ssn.add_job_starving_fn(NAME, JobInfo.is_starving)
+
+        def victims(preemptor: TaskInfo, preemptees: list[TaskInfo]) -> list[TaskInfo]:
+            return self.victims(ssn, preemptees)
+
+        ssn.add_preemptable_fn(NAME, victims)
+        ssn.add_reclaimable_fn(NAME, victims)
         ssn.add_close_fn(self.on_session_close)
+
+    @staticmethod
+    def job_pipelined(job: JobInfo) -> int:
+        return PERMIT if job.is_pipelined() else REJECT
+
+    @staticmethod
+    def victims(ssn: JobSession, preemptees: list[TaskInfo]) -> list[TaskInfo]:
+        """The preemptees whose job keeps more than minMember ready tasks after
+        losing them, counted one by one in the order given."""
+        left: dict[str, int] = {}
+        out = []
+        for task in preemptees:
+            job = ssn.job_of_task.get(task.key)
+            if job is None:
+                continue
+            ready = left.setdefault(job.uid, job.ready_count())
+            if ready > job.min_available:
+                left[job.uid] = ready - 1
+                out.append(task)
+        return out
 
     @staticmethod
     def on_session_close(ssn: JobSession) -> None:

@@ -1,5 +1,8 @@
 """The `priority` plugin (specs/volcano.md §2.4): jobs by their PriorityClass value,
-tasks by their pod's priority, higher first. Never does I/O."""
+tasks by their pod's priority, higher first. For preempt: a task may evict tasks of
+jobs with a lower priority than its own job, and within its own job tasks of a lower
+task priority; a job starves while fewer than all its tasks are ready or pipelined.
+Never does I/O."""
 
 from __future__ import annotations
 
@@ -35,6 +38,35 @@ class PriorityPlugin:
     def on_session_open(self, ssn: JobSession) -> None:  # type: ignore[override]
         ssn.add_job_order_fn(NAME, self.job_order)
         ssn.add_task_order_fn(NAME, self.task_order)
+
+        def preemptable(preemptor: TaskInfo, preemptees: list[TaskInfo]
+                        ) -> list[TaskInfo] | None:
+            return self.preemptable(ssn, preemptor, preemptees)
+
+        ssn.add_preemptable_fn(NAME, preemptable)
+        ssn.add_job_starving_fn(NAME, self.job_starving)
+
+    @staticmethod
+    def preemptable(ssn: JobSession, preemptor: TaskInfo, preemptees: list[TaskInfo]
+                    ) -> list[TaskInfo] | None:
+        job = ssn.job_of_task.get(preemptor.key)
+        if job is None:
+            return None
+        victims = []
+        for task in preemptees:
+            victim_job = ssn.job_of_task.get(task.key)
+            if victim_job is None:
+                continue
+            if victim_job is not job:
+                if victim_job.priority < job.priority:
+                    victims.append(task)
+            elif task_priority(task) < task_priority(preemptor):
+                victims.append(task)
+        return victims
+
+    @staticmethod
+    def job_starving(job: JobInfo) -> bool:
+        return job.ready_count() + job.waiting_count() < len(job.tasks)
 
     @staticmethod
     def job_order(left: object, right: object) -> int:

@@ -5,9 +5,12 @@ by weight, never above what the queue asks for (allocated + pending) or its real
 capability (`spec.capability`, dimension by dimension), never below its guarantee
 (`spec.guarantee.resource`). A queue is overused once allocated ≥ deserved; a task is
 allocatable only in an Open queue that stays within deserved; queues go lower share
-first (after `spec.priority`). At enqueue a non-Open queue rejects, and a queue with
-a capability admits a job only while minResources + allocated + inqueue ≤ capability
-(else the PodGroup gets "queue resource quota insufficient").
+first (after `spec.priority`). For reclaim: a queue may take back (`preemptive`) on the
+same terms as it may allocate, and a queue gives up victims only while its allocated
+is not within its deserved (counting down as victims are chosen). At enqueue a
+non-Open queue rejects, and a queue with a capability admits a job only while
+minResources + allocated + inqueue ≤ capability (else the PodGroup gets "queue
+resource quota insufficient").
 
 Vectors are dicts of cpu, memory and extended resources (pods are not shared). Never
 does I/O."""
@@ -22,11 +25,11 @@ from kubeedge.scheduler.framework.info import TaskInfo
 from kubeedge.scheduler.framework.job_info import JobInfo, QueueInfo
 from kubeedge.scheduler.framework.job_session import PERMIT, REJECT, JobSession
 from kubeedge.scheduler.framework.resource import CPU, MEMORY, Resource
+from kubeedge.scheduler.plugins.capacity import quota_message
 
 __all__ = ["ProportionPlugin", "water_fill"]
 
 NAME = "proportion"
-QUOTA_INSUFFICIENT = "queue resource quota insufficient"
 _EPSILON = 1e-9
 
 Vector = dict[str, float]
@@ -160,6 +163,8 @@ class ProportionPlugin:
         ssn.add_queue_order_fn(NAME, self.queue_order)
         ssn.add_overused_fn(NAME, self.overused)
         ssn.add_allocatable_fn(NAME, self.allocatable)
+        ssn.add_preemptive_fn(NAME, self.allocatable)
+        ssn.add_reclaimable_fn(NAME, self.reclaimable)
         ssn.add_job_enqueueable_fn(NAME, self.job_enqueueable)
         ssn.add_event_handler(self._allocated, self._deallocated)
 
@@ -198,6 +203,24 @@ class ProportionPlugin:
         request = vector(task.resreq)
         return _le(_add(attr.allocated, request), attr.deserved, request.keys())
 
+    def reclaimable(self, reclaimer: TaskInfo, reclaimees: list[TaskInfo]) -> list[TaskInfo]:
+        """Victims from queues above their deserved share, each victim lowering its
+        queue's allocated until the queue is back within deserved."""
+        assert self._ssn is not None
+        allocations: dict[str, Vector] = {}
+        victims = []
+        for task in reclaimees:
+            job = self._ssn.job_of_task.get(task.key)
+            attr = self.attrs.get(job.queue) if job is not None else None
+            if attr is None:
+                continue
+            allocated = allocations.setdefault(attr.name, dict(attr.allocated))
+            if not _le(allocated, attr.deserved):
+                for k, v in vector(task.resreq).items():
+                    allocated[k] = allocated.get(k, 0.0) - v
+                victims.append(task)
+        return victims
+
     def job_enqueueable(self, job: JobInfo) -> int:
         assert self._ssn is not None
         queue = self._ssn.queues.get(job.queue)
@@ -211,7 +234,9 @@ class ProportionPlugin:
         if _le(total, attr.real_capability, wanted.keys()):
             attr.inqueue = _add(attr.inqueue, wanted)
             return PERMIT
-        self._ssn.record_job_event(job, "Normal", "Unschedulable", QUOTA_INSUFFICIENT)
+        short = sorted(k for k in wanted
+                       if total.get(k, 0.0) > attr.real_capability.get(k, 0.0))
+        self._ssn.record_job_event(job, "Normal", "Unschedulable", quota_message(short))
         return REJECT
 
     # -- statement events -------------------------------------------------------------
