@@ -164,7 +164,7 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         on_ready()
     cm = config.modules.controller_manager
     if config.modules.scheduler.enable or (cm.enable and (
-            cm.enabled("queue") or cm.enabled("podgroup"))):
+            cm.enabled("queue") or cm.enabled("podgroup") or cm.enabled("vcjob"))):
         # Volcano's CRDs, as its Helm chart installs them, before anything reads them.
         from kubeedge.controllers import volcano_crds
 

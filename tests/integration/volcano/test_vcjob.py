@@ -198,21 +198,23 @@ async def test_job_runs_and_completes(cloud: Cloud, api: APIClient, ns: str,
     await eventually(gone, timeout=15, what="pods and PodGroup collected")
 
 
-async def test_job_in_closed_queue_gets_no_pods(api: APIClient, ns: str,
-                                               cluster: SchedulingCluster, scheduler: Start,
-                                               controller: VCJobController) -> None:
+async def test_job_its_queue_cannot_admit_gets_no_pods(
+        api: APIClient, ns: str, cluster: SchedulingCluster, scheduler: Start,
+        controller: VCJobController) -> None:
     await cluster.node("n1", cpu="4")
-    queue = f"closed-{ns}"
-    await api.create(QUEUES, {"metadata": {"name": queue}, "spec": {"weight": 1}})
+    # Admission refuses jobs for a closed queue; a queue whose capability is below the
+    # job's minResources (1500m) is one the scheduler never admits the group to.
+    queue = f"small-{ns}"
+    await api.create(QUEUES, {"metadata": {"name": queue},
+                              "spec": {"weight": 1, "capability": {"cpu": "500m"}}})
     try:
-        await api.patch(QUEUES, queue, {"status": {"state": "Closed"}}, subresource="status")
         job = await api.create(JOBS, _job("shut", queue=queue), ns)
         group_name = f"shut-{job['metadata']['uid']}"
         group = await eventually(lambda: _get_or_none(api, PODGROUPS, group_name, ns),
                                  timeout=10, what="the job's PodGroup")
         assert group["spec"]["queue"] == queue
         # An open-queue job created after it is admitted and gets pods: by then the
-        # scheduler has had its chance at the closed one.
+        # scheduler has had its chance at the other one.
         await api.create(JOBS, _job("open"), ns)
 
         async def open_pods() -> bool:

@@ -113,3 +113,28 @@ def test_phase_min_success_and_task_minimum() -> None:
     counts, per_task = task_counts([_pod("a", "Failed"), _pod("b", "Succeeded"),
                                     _pod("b", "Succeeded")])
     assert job_phase("Running", job, counts, per_task) == "Failed"
+
+
+def test_pod_carries_what_the_scheduler_reads_from_the_job() -> None:
+    job = _job(_task("w", 1))
+    job["metadata"]["annotations"] = {"volcano.sh/preemptable": "true",
+                                      "volcano.sh/jdb-min-available": "1",
+                                      "volcano.sh/jdb-max-unavailable": "2",
+                                      "volcano.sh/task-topology-affinity": "w"}
+    job["metadata"]["labels"] = {"volcano.sh/cooldown-time": "60s", "team": "a"}
+    job["spec"]["tasks"][0]["topologyPolicy"] = "best-effort"
+    pod = job_pod(job, tasks_of(job)[0], 0)
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["volcano.sh/preemptable"] == "true"
+    assert annotations["volcano.sh/jdb-min-available"] == "1"
+    assert "volcano.sh/jdb-max-unavailable" not in annotations
+    assert annotations["volcano.sh/numa-topology-policy"] == "best-effort"
+    assert pod["metadata"]["labels"]["volcano.sh/cooldown-time"] == "60s"
+    assert "team" not in pod["metadata"]["labels"]
+    # The PodGroup gets all of the Job's annotations (task-topology is read there).
+    group = podgroup_for_job(job)
+    assert group["metadata"]["annotations"]["volcano.sh/task-topology-affinity"] == "w"
+
+
+def test_min_available_zero_means_the_default() -> None:
+    assert min_available(_job(_task("w", 3, min_available=2), minAvailable=0)) == 2
