@@ -75,18 +75,26 @@ def _format(name: str, value: Fraction) -> str:
     return str(math.ceil(value))
 
 
+def _container_requests(container: Obj) -> dict[str, object]:
+    """A container's requests as the API server defaults them: a resource with a limit
+    and no request requests its limit. A vcjob's or a controller's pod template has
+    not been through pod defaulting, so a GPU given only under limits still counts."""
+    resources = container.get("resources") or {}
+    return {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+
+
 def pod_requests(pod: Obj) -> dict[str, Fraction]:
     """The pod's requests: containers summed, the largest init container when more
     (kube's PodRequests without sidecars and overhead, enough for minResources)."""
     spec = pod.get("spec") or {}
     total: dict[str, Fraction] = {}
     for container in spec.get("containers") or []:
-        for name, value in ((container.get("resources") or {}).get("requests") or {}).items():
+        for name, value in _container_requests(container).items():
             amount = parse_quantity(value)
             if amount is not None:
                 total[name] = total.get(name, Fraction(0)) + amount
     for container in spec.get("initContainers") or []:
-        for name, value in ((container.get("resources") or {}).get("requests") or {}).items():
+        for name, value in _container_requests(container).items():
             amount = parse_quantity(value)
             if amount is not None and amount > total.get(name, Fraction(0)):
                 total[name] = amount

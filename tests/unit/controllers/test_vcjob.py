@@ -55,6 +55,16 @@ def test_min_resources_counts_task_minimums_first() -> None:
     assert min_resources(_job(_task("a", 2, cpu="250m"), minAvailable=1)) == {"cpu": "250m"}
 
 
+def test_min_resources_count_a_limit_without_a_request() -> None:
+    # As pod defaulting would: requests default to limits, so GPUs given only under
+    # limits are part of the gang's minimum.
+    task = _task("w", 2, cpu="1")
+    task["template"]["spec"]["containers"][0]["resources"]["limits"] = {
+        "nvidia.com/gpu": 1, "cpu": "2"}
+    assert min_resources(_job(task, minAvailable=2)) == {"cpu": "2",
+                                                         "nvidia.com/gpu": "2"}
+
+
 def test_podgroup() -> None:
     pg = podgroup_for_job(_job(_task("ps", 1), _task("w", 2), minAvailable=3, queue="q",
                                priorityClassName="high"))
