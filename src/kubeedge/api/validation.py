@@ -33,6 +33,7 @@ __all__ = [
     "is_qualified_name",
     "is_valid_label_value",
     "validate",
+    "validate_pod_template",
 ]
 
 Obj = dict[str, Any]
@@ -852,6 +853,12 @@ def _validate_pod_template(template: Any, path: str) -> list[Cause]:
     )
     errs.extend(_validate_pod_spec(template.get("spec"), _child(path, "spec")))
     return errs
+
+
+def validate_pod_template(template: Any, path: str) -> list[Cause]:
+    """A PodTemplateSpec embedded elsewhere (a custom resource's task template), with
+    its causes under `path`; apply the pod template defaults first, as kube does."""
+    return _validate_pod_template(template, path)
 
 
 def _template_labels(spec: Obj) -> Any:

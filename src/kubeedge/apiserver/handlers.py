@@ -14,7 +14,7 @@ import copy
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -183,9 +183,11 @@ def _now() -> str:
     return meta.rfc3339(meta.now())
 
 
-# Admission: (request, request info, new object, old object or None) → raises a
-# StatusError to refuse the write. Runs after defaulting, before storage.
-Admission = Callable[[web.Request, RequestInfo, dict[str, Any], dict[str, Any] | None], None]
+# Admission: (request, request info, new object or None for a delete, old object or
+# None for a create) → raises a StatusError to refuse the write. Runs after defaulting
+# and validation, before storage; it may read storage.
+Admission = Callable[
+    [web.Request, RequestInfo, dict[str, Any] | None, dict[str, Any] | None], Awaitable[None]]
 
 
 class ResourceHandlers:
@@ -623,7 +625,7 @@ class ResourceHandlers:
                                        now=_now())
         self.schemas.validate(rt, body, None)
         if origin is not None and self.admit is not None:
-            self.admit(origin[0], origin[1], body, None)
+            await self.admit(origin[0], origin[1], body, None)
         ips = IPChange()
         if rt.kind == "Service" and not rt.crd:
             await self.service_ips.assign(body, ips, opts.dry_run)
@@ -804,7 +806,7 @@ class ResourceHandlers:
                 self._record(rt, old, new, owner)
             self.schemas.validate(rt, new, old)
             if request is not None and self.admit is not None:
-                self.admit(request, info, new, old)
+                await self.admit(request, info, new, old)
             if is_service:
                 ips.released.clear()
                 await self.service_ips.update(new, old, ips, opts.dry_run)
@@ -886,7 +888,8 @@ class ResourceHandlers:
         raw = await request.read()
         body = decode_body(raw, media_type(request) or JSON) if raw.strip() else None
         options = delete_options(request.query, body)
-        obj, removed = await self.delete_object(rt, info.namespace, info.name, options)
+        obj, removed = await self.delete_object(rt, info.namespace, info.name, options,
+                                                self._delete_admission(request, info))
         if removed and rt.kind not in strategy.RETURN_DELETED_OBJECT:
             return json_response({
                 "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -895,10 +898,26 @@ class ResourceHandlers:
             })
         return json_response(obj)
 
-    async def delete_object(self, rt: ResourceType, namespace: str, name: str,
-                            options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def _delete_admission(self, request: web.Request, info: RequestInfo
+                          ) -> Callable[[dict[str, Any]], Awaitable[None]] | None:
+        admit = self.admit
+        if admit is None:
+            return None
+
+        async def check(current: dict[str, Any]) -> None:
+            one = info if info.name else replace(
+                info, name=meta.name_of(current), verb="delete")
+            await admit(request, one, None, current)
+
+        return check
+
+    async def delete_object(
+        self, rt: ResourceType, namespace: str, name: str, options: dict[str, Any],
+        admit: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
         """Returns (object, removed): removed is False while finalizers or a grace
-        period keep it."""
+        period keep it. `admit` sees the object about to go (a request's delete; the
+        server's own cleanups pass none)."""
         dry_run = opts_dry_run(options)
         pre = options.get("preconditions") or {}
         for _ in range(16):
@@ -917,6 +936,8 @@ class ResourceHandlers:
                     f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                     f"{md['resourceVersion']}",
                 )
+            if admit is not None:
+                await admit(current)
             plan = strategy.plan_delete(rt, current, options)
             if dry_run:
                 return (current if plan.remove_now else plan.updated or current), plan.remove_now
@@ -945,6 +966,7 @@ class ResourceHandlers:
         raw = await request.read()
         body = decode_body(raw, media_type(request) or JSON) if raw.strip() else None
         options = delete_options(request.query, body)
+        admit = self._delete_admission(request, info)
         selection = Selection.from_query(request.query, rt)
         page = await self.objects.list(rt, info.namespace or None,
                                        match=selection.matcher(rt))
@@ -952,7 +974,7 @@ class ResourceHandlers:
         for obj in page.items:
             try:
                 gone, _ = await self.delete_object(
-                    rt, meta.namespace_of(obj), meta.name_of(obj), options
+                    rt, meta.namespace_of(obj), meta.name_of(obj), options, admit
                 )
             except errors.StatusError as exc:
                 if exc.code == 404:

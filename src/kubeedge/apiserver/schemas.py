@@ -8,9 +8,10 @@ given ResourceType, whether built in or custom.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from kubeedge.api import errors, managedfields, meta
+from kubeedge.api import errors, managedfields, meta, volcano
 from kubeedge.api.defaults import apply_defaults
 from kubeedge.api.patch import apply_patch, json_merge_patch, strategic_merge_patch
 from kubeedge.api.registry import Registry, ResourceType
@@ -30,6 +31,12 @@ APPLY_PATCH = "application/apply-patch+yaml"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+
+
+VOLCANO_DEFAULTS: dict[tuple[str, str, str], Callable[[dict[str, Any]], None]] = {
+    (volcano.BATCH_GROUP, "v1alpha1", "Job"): volcano.default_job,
+    (volcano.SCHEDULING_GROUP, "v1beta1", "Queue"): volcano.default_queue,
+}
 
 
 class ObjectSchemas:
@@ -110,6 +117,12 @@ class ObjectSchemas:
             if schema is not None:
                 schema.default(obj)
                 schema.prune(obj)
+            if create:
+                # Volcano's mutating webhooks: after the schema's defaults, before its
+                # validation, as kube runs mutating admission (specs/volcano.md §1).
+                defaulter = VOLCANO_DEFAULTS.get((rt.group, rt.version, rt.kind))
+                if defaulter is not None:
+                    defaulter(obj)
             return
         apply_defaults(rt.group, rt.version, rt.kind, obj, create=create)
 

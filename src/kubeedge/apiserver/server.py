@@ -54,6 +54,7 @@ from kubeedge.apiserver.serviceaccounts import (
 )
 from kubeedge.apiserver.serviceips import ServiceIPAllocator, ServiceIPs
 from kubeedge.apiserver.tables import TableRenderer
+from kubeedge.apiserver.volcano_admission import VolcanoAdmission
 from kubeedge.config.apiserver import APIServerConfig
 from kubeedge.store import Store
 from kubeedge.store.compactor import Compactor
@@ -137,6 +138,8 @@ class APIServer:
         self.crds = CRDController(self.objects, self.registry, self._delete_object)
         self.schemas = ObjectSchemas(self.registry, self.crds)
         self.tables = TableRenderer(self.crds.crds.get)
+        self.volcano_admission = VolcanoAdmission(self.objects, self.registry,
+                                                  ByName(self.namespace_cache))
         self.handlers = ResourceHandlers(
             self.objects, self.registry, self.schemas, self.tables,
             ServiceIPs(self.objects, self.allocator),
@@ -475,12 +478,17 @@ class APIServer:
         return UserInfo(name, tuple(impersonated_groups), uid,
                         {k: tuple(v) for k, v in extra.items()})
 
-    def _admit(self, request: web.Request, info: RequestInfo, obj: dict[str, Any],
-               old: dict[str, Any] | None) -> None:
-        """NodeRestriction: what a node may write about itself only."""
+    async def _admit(self, request: web.Request, info: RequestInfo,
+                     obj: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
+        """NodeRestriction (what a node may write about itself only), RBAC escalation,
+        then Volcano's admission webhooks. `obj` is None for a delete."""
         user = request.get(USER_KEY)
-        if user is None:
-            return
+        if obj is not None and user is not None:
+            self._admit_write(user, info, obj, old)
+        await self.volcano_admission.admit(info, obj, old)
+
+    def _admit_write(self, user: UserInfo, info: RequestInfo, obj: dict[str, Any],
+                     old: dict[str, Any] | None) -> None:
         attrs = _resource_attributes(user, info, info.name or meta.name_of(obj))
         decision = self.node_authorizer.admit(attrs, obj, old)
         if not decision.allowed:

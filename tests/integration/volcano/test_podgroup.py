@@ -66,15 +66,18 @@ async def _annotation(api: APIClient, ns: str, name: str) -> str:
 
 async def test_lone_volcano_pod_gets_its_own_group(api: APIClient, ns: str,
                                                     controller: PodGroupController) -> None:
+    # Admission lets a PodGroup name only an existing queue.
+    queue = f"research-{ns}"
+    await api.create(QUEUES, {"metadata": {"name": queue}, "spec": {"weight": 1}})
     created = await api.create(PODS, _pod("solo", annotations={
-        "scheduling.volcano.sh/queue-name": "research"}), ns)
+        "scheduling.volcano.sh/queue-name": queue}), ns)
     uid = created["metadata"]["uid"]
     group = await eventually(lambda: _annotation(api, ns, "solo"), timeout=10,
                              what="pod annotated with its group")
     assert group == f"podgroup-{uid}"
     pg = await api.get(PODGROUPS, group, ns)
     assert pg["spec"]["minMember"] == 1
-    assert pg["spec"]["queue"] == "research"
+    assert pg["spec"]["queue"] == queue
     assert pg["spec"]["minResources"] == {"cpu": "500m"}
     [owner] = pg["metadata"]["ownerReferences"]
     assert (owner["kind"], owner["name"], owner["uid"]) == ("Pod", "solo", uid)

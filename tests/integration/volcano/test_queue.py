@@ -91,24 +91,6 @@ async def test_root_and_default_queues_exist_and_are_open(
         assert q["spec"]["reclaimable"] is reclaimable
 
 
-async def test_a_deleted_default_queue_comes_back(
-        api: APIClient, controller: QueueController) -> None:
-    await eventually(lambda: _state_is(api, "default", "Open"), what="default Open")
-    uid = (await api.get(QUEUES, "default"))["metadata"]["uid"]
-    await api.delete(QUEUES, "default")
-
-    async def recreated() -> bool:
-        try:
-            q = await api.get(QUEUES, "default")
-        except APIError as exc:
-            if exc.is_not_found:
-                return False
-            raise
-        return q["metadata"]["uid"] != uid
-
-    await eventually(recreated, what="default queue recreated")
-
-
 async def test_new_queue_is_open_and_counts_podgroups_by_phase(
         api: APIClient, ns: str, queue: str, controller: QueueController) -> None:
     await eventually(lambda: _state_is(api, queue, "Open"), what="queue Open")
