@@ -1,5 +1,8 @@
 """The backfill action (specs/volcano.md §2.3): place best-effort tasks (pods that
-request nothing) of admitted, valid jobs on the best node, without the gang check.
+request nothing) of admitted, valid jobs in known queues on the best node. A job's
+backfilled tasks go into one Statement that is committed only if the job is then
+ready, as Volcano's Session.Allocate dispatches binds only once JobReady holds: a
+best-effort member never runs alone ahead of a gang that cannot be completed.
 Never does I/O: the scheduler binds what the session committed."""
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ __all__ = ["backfill"]
 
 def backfill(ssn: JobSession) -> None:
     for job in ssn.sorted_jobs(ssn.jobs.values()):
-        if job.phase == PodGroupPhase.PENDING or ssn.job_valid(job) is not None:
+        if (job.phase == PodGroupPhase.PENDING or job.queue not in ssn.queues
+                or ssn.job_valid(job) is not None):
             continue
+        stmt = Statement(ssn)
         for task in ssn.sorted_tasks(job.pending_tasks()):
             if not task.resreq.is_empty():
                 continue
@@ -24,6 +29,8 @@ def backfill(ssn: JobSession) -> None:
             if isinstance(result, FitErrors):
                 job.fit_errors[task.key] = result
                 continue
-            stmt = Statement(ssn)
             stmt.allocate(task, result)
-            stmt.commit()
+        if ssn.job_ready(job):
+            job.committed += len(stmt.commit())
+        else:
+            stmt.discard()
