@@ -7,11 +7,10 @@ import asyncio
 
 import pytest
 
-from kubeedge.client.errors import APIError
 from kubeedge.client.rest import APIClient
 from kubeedge.controllers import volcano_crds
-from kubeedge.controllers.volcano_crds import QUEUES
 from tests.fixtures.cluster import Cloud
+from tests.fixtures.volcano import ensure_queue
 from tests.integration.controllers.conftest import api, nodes, ns
 
 __all__ = ["api", "crds", "nodes", "ns"]
@@ -20,14 +19,7 @@ __all__ = ["api", "crds", "nodes", "ns"]
 async def _install(cloud: Cloud) -> None:
     async with APIClient(cloud.kubeconfig) as client:
         await volcano_crds.install(client)
-        # Admission refuses Jobs and PodGroups of a missing queue; these modules do not
-        # all run the queue controller that keeps `default`.
-        try:
-            await client.create(QUEUES, {"metadata": {"name": "default"},
-                                         "spec": {"weight": 1, "reclaimable": True}})
-        except APIError as exc:
-            if not exc.is_already_exists:
-                raise
+        await ensure_queue(client)
 
 
 @pytest.fixture(scope="module")

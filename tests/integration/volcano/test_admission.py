@@ -19,6 +19,7 @@ from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.controllers.volcano_crds import JOBS, PODGROUPS, QUEUES
 from tests.fixtures.cluster import Cloud
+from tests.fixtures.volcano import ensure_queue
 
 pytestmark = pytest.mark.usefixtures("crds")
 
@@ -30,12 +31,7 @@ Obj = dict[str, Any]
 async def default_queue(api: APIClient) -> str:
     """The `default` queue (no queue controller runs here: its state stays unset, which
     admission reads as Open, as the controller does)."""
-    try:
-        await api.create(QUEUES, {"metadata": {"name": "default"}, "spec": {"weight": 1}})
-    except APIError as exc:
-        if not exc.is_already_exists:
-            raise
-    return "default"
+    return await ensure_queue(api)
 
 
 @pytest.fixture
@@ -338,12 +334,7 @@ async def test_default_root_and_parent_queues_cannot_be_deleted(
     assert err.code == 403
     assert err.message == (
         'queues.scheduling.volcano.sh "default" is forbidden: `default` queue can not be deleted')
-    try:
-        await api.create(QUEUES, {"metadata": {"name": "root"},
-                                  "spec": {"weight": 1, "reclaimable": False}})
-    except APIError as exc:
-        if not exc.is_already_exists:
-            raise
+    await ensure_queue(api, "root", reclaimable=False)
     proc = crds.kubectl("delete", "queue", "root", check=False)
     assert proc.returncode != 0
     assert "`root` queue can not be deleted" in proc.stderr

@@ -21,6 +21,7 @@ from kubeedge.controllers.volcano_crds import JOBS, PODGROUPS, QUEUES
 from tests.fixtures.cluster import Cloud, eventually
 from tests.fixtures.controllers import running
 from tests.fixtures.scheduling import PODS, SchedulingCluster, Start, schedulers
+from tests.fixtures.volcano import ensure_queue
 
 pytestmark = pytest.mark.usefixtures("crds")
 
@@ -29,12 +30,7 @@ Obj = dict[str, Any]
 
 @pytest.fixture
 async def cluster(api: APIClient, ns: str) -> AsyncIterator[SchedulingCluster]:
-    try:
-        await api.create(QUEUES, {"metadata": {"name": "default"},
-                                  "spec": {"weight": 1, "reclaimable": True}})
-    except APIError as exc:
-        if not exc.is_already_exists:
-            raise
+    await ensure_queue(api)
     c = SchedulingCluster(api, ns)
     try:
         yield c
