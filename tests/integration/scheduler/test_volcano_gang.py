@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from kubeedge.config.scheduler import PluginOption, SchedulerConfig
+from kubeedge.scheduler.scheduler import QUEUES
 from tests.fixtures.cluster import eventually
 from tests.fixtures.scheduling import Start
 from tests.fixtures.volcano import VolcanoCluster as Cluster
@@ -136,3 +137,29 @@ async def test_overcommit_admits_two_of_three(cluster: Cluster, scheduler: Start
 
     [event] = await eventually(overused, timeout=10, what="the refusal explained")
     assert event["type"] == "Normal"
+
+
+async def test_a_closed_queue_never_blocks_ordinary_pods(cluster: Cluster, scheduler: Start
+                                                        ) -> None:
+    """default-scheduler pods are one-pod gangs with no PodGroup and no queue: closing
+    the `default` queue holds back a volcano pod, never an ordinary one."""
+    await cluster.node("n1", cpu="4")
+    # Made while the queue is Open (admission refuses new PodGroups in a closed one).
+    await cluster.podgroup("g", 1, min_resources={"cpu": "1"})
+    await cluster.pod("held", cpu="1", schedulerName="volcano",
+                      annotations={"scheduling.k8s.io/group-name": "g"})
+    await cluster.api.patch(QUEUES, "default", {"status": {"state": "Closed"}},
+                            subresource="status")
+    try:
+        await cluster.pod("ordinary", cpu="1")
+        sched = await scheduler()
+        await eventually(lambda: cluster.bound("ordinary"), timeout=10,
+                         what="the ordinary pod bound")
+        start = sched.volcano.sessions
+        await eventually(lambda: sched.volcano.sessions >= start + 3, timeout=10,
+                         what="three more sessions")
+        assert not await cluster.node_of("held")
+        assert (await cluster.podgroup_status("g")).get("phase", "Pending") == "Pending"
+    finally:
+        await cluster.api.patch(QUEUES, "default", {"status": {"state": "Open"}},
+                                subresource="status")
