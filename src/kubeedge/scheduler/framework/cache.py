@@ -16,6 +16,9 @@ session's reservation on resources still being released: counted on the node lik
 placement (so nothing else in that session takes them) but never bound, and taken off
 again when the session ends (`unpipeline`).
 
+Every change to a node or to the pods counted on it gives the node a new generation
+(framework/info.py); sessions memoize feasibility and scores per generation.
+
 Never talks to the API (the informers feed it, `Scheduler` writes), never changes the
 objects it is handed.
 """
@@ -30,6 +33,7 @@ from kubeedge.scheduler.framework.info import (
     TaskInfo,
     TaskStatus,
     holds_resources,
+    next_generation,
     task_status,
 )
 from kubeedge.scheduler.framework.resource import Resource
@@ -83,6 +87,7 @@ class SchedulerCache:
             # Its pods still exist (they are deleted by the node lifecycle controller or
             # the garbage collector); keep counting them on a node nobody can pick.
             info.node = None
+            info.generation = next_generation()
         else:
             del self.nodes[name]
 

@@ -17,6 +17,7 @@ Never does I/O; objects handed in are informer-cache objects and are never chang
 from __future__ import annotations
 
 import enum
+import itertools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ __all__ = [
     "NodeInfo",
     "TaskInfo",
     "TaskStatus",
+    "next_generation",
     "node_ready_status",
 ]
 
@@ -95,6 +97,16 @@ def task_status(pod: Mapping[str, Any]) -> TaskStatus:
 
 def holds_resources(status: TaskStatus) -> bool:
     return status not in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.PENDING)
+
+
+# Node generations come from one counter for the whole process, so a generation names
+# one state of one NodeInfo: a node deleted and created again, or two NodeInfos of one
+# name, never share one, and a session's memo keyed by generation cannot go stale.
+_GENERATIONS = itertools.count(1)
+
+
+def next_generation() -> int:
+    return next(_GENERATIONS)
 
 
 def _dicts(value: Any) -> list[Obj]:
@@ -288,8 +300,10 @@ class NodeInfo:
     # (protocol, port) -> {host IP: how many pods hold it}
     used_ports: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
-    # Bumped on every change, so a session can tell a node moved under it.
-    generation: int = 0
+    # A new value (`next_generation`) on every change to anything a predicate or a
+    # score reads (the node object, the pods counted on it, their ports and GPU cards),
+    # so a session can tell a node moved under it and memoize per generation.
+    generation: int = field(default_factory=next_generation)
     # Legacy GPU sharing: healthy card index -> MiB (empty: the node has no such
     # devices), and per card index the MiB and the number of pods it holds.
     gpus: dict[int, int] = field(default_factory=dict)
@@ -312,7 +326,7 @@ class NodeInfo:
             allocatable = status.get("capacity")
         self.allocatable = Resource.from_list(allocatable)
         self.gpus = _gpu_cards(node)
-        self.generation += 1
+        self.generation = next(_GENERATIONS)
 
     def add_task(self, task: TaskInfo) -> None:
         if task.key in self.tasks:
@@ -326,7 +340,7 @@ class NodeInfo:
             ips[ip] = ips.get(ip, 0) + 1
         if task.gpu_memory or task.gpu_number:
             self._hold_gpus(task)
-        self.generation += 1
+        self.generation = next(_GENERATIONS)
 
     def remove_task(self, key: str) -> TaskInfo | None:
         task = self.tasks.pop(key, None)
@@ -354,7 +368,7 @@ class NodeInfo:
         # own.
         task.bind_annotations.pop(GPU_INDEX_ANNOTATION, None)
         task.bind_annotations.pop(PREDICATE_TIME_ANNOTATION, None)
-        self.generation += 1
+        self.generation = next(_GENERATIONS)
         return task
 
     # -- legacy GPU sharing (specs/volcano.md §4) --------------------------------------

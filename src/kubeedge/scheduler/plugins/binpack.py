@@ -10,7 +10,7 @@ Arguments: `binpack.weight` (1), `binpack.cpu` (1), `binpack.memory` (1),
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from kubeedge.scheduler.framework.info import NodeInfo, TaskInfo
@@ -22,6 +22,7 @@ __all__ = ["BinpackPlugin"]
 
 NAME = "binpack"
 MAX_NODE_SCORE = 100
+_STATE_KEY = "binpack/requests"
 
 
 class BinpackPlugin:
@@ -39,17 +40,39 @@ class BinpackPlugin:
 
     def on_session_open(self, ssn: Session) -> None:
         if self.weight:
-            ssn.add_node_order_fn(NAME, self.node_order)
+            ssn.add_node_order_fn(NAME, self.node_order, shape=self.shape)
+
+    def _requests(self, state: CycleState, task: TaskInfo) -> tuple[tuple[str, float, int], ...]:
+        """(resource, weight, request) for each weighted resource the task asks for,
+        in `Resource.names` order: worked out once per decision and kept in `state`,
+        so the per-node loop is arithmetic only."""
+        kept = state.get(_STATE_KEY)
+        if kept is not None and kept[0] is task:
+            return kept[1]
+        resreq = task.resreq
+        requests = tuple((name, weight, resreq.get(name)) for name in resreq.names()
+                         if (weight := self.resource_weights.get(name)))
+        state[_STATE_KEY] = (task, requests)
+        return requests
+
+    def shape(self, state: CycleState, task: TaskInfo) -> Hashable:
+        """What `node_order` reads of the task, for the session's memo."""
+        return self._requests(state, task)
 
     def node_order(self, state: CycleState, task: TaskInfo, node: NodeInfo) -> float:
         score = weights = 0.0
-        for name in task.resreq.names():
-            weight = self.resource_weights.get(name)
-            if not weight:
-                continue
-            request = task.resreq.get(name)
-            capacity = node.allocatable.get(name)
-            used = node.requested.get(name)
+        alloc = node.allocatable
+        requested = node.requested
+        for name, weight, request in self._requests(state, task):
+            if name == CPU:
+                capacity = alloc.milli_cpu
+                used = requested.milli_cpu
+            elif name == MEMORY:
+                capacity = alloc.memory
+                used = requested.memory
+            else:
+                capacity = alloc.get(name)
+                used = requested.get(name)
             if capacity <= 0:
                 weights += weight
                 continue

@@ -23,7 +23,7 @@ default-scheduler fast path (a node-level plugin). Never does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from kubeedge.config.apiserver import ConfigError
@@ -68,9 +68,15 @@ class DeviceSharePlugin:
         if not (self.sharing or self.number):
             return
         ssn.add_pre_predicate_fn(NAME, self.pre_predicate)
-        ssn.add_predicate_fn(NAME, self.predicate)
+        ssn.add_predicate_fn(NAME, self.predicate, shape=self.shape)
         if self.weight > 0:
-            ssn.add_node_order_fn(NAME, self.node_order)
+            ssn.add_node_order_fn(NAME, self.node_order, shape=self.shape)
+
+    def shape(self, state: CycleState, task: TaskInfo) -> Hashable | None:
+        """For the session's memo: a task without a device request this plugin
+        handles always passes and scores 0; one with a request is not memoized (the
+        predicate leaves its card choice on the task for the score and the placement)."""
+        return None if self._mode(task) else ()
 
     def _mode(self, task: TaskInfo) -> str:
         """Which request this plugin handles for `task` (Volcano's HasDeviceRequest)."""

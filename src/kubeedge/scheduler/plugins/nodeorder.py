@@ -13,7 +13,8 @@ broken at random by the allocate action, which is what spreads replicas).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from kubeedge.api.placement import tolerates
@@ -32,6 +33,7 @@ __all__ = [
 
 NAME = "nodeorder"
 MAX_NODE_SCORE = 100
+_soft_taints = attrgetter("soft_taints")
 
 
 def _least(requested: int, capacity: int) -> int:
@@ -109,8 +111,15 @@ class NodeOrderPlugin:
         self.taint_weight = args.get_float("tainttoleration.weight", 3)
 
     def on_session_open(self, ssn: Session) -> None:
-        ssn.add_node_order_fn(NAME, self.node_order)
+        ssn.add_node_order_fn(NAME, self.node_order, shape=self.shape)
         ssn.add_batch_node_order_fn(NAME, self.batch_node_order)
+
+    @staticmethod
+    def shape(state: CycleState, task: TaskInfo) -> Hashable:
+        """What `node_order` reads of the task, for the session's memo (the batch
+        scores, normalised over the candidates, are never memoized)."""
+        return (task.non_zero_cpu, task.non_zero_memory, task.resreq.milli_cpu,
+                task.resreq.memory)
 
     def node_order(self, state: CycleState, task: TaskInfo, node: NodeInfo) -> float:
         if self.most_weight:
@@ -150,7 +159,7 @@ class NodeOrderPlugin:
                        if weight and match_node_selector_term(term, node)) for node in nodes]
             for i, score in enumerate(_normalize(raw, reverse=False)):
                 totals[i] += self.node_affinity_weight * score
-        if self.taint_weight and any(node.soft_taints for node in nodes):
+        if self.taint_weight and any(map(_soft_taints, nodes)):
             prefer = [t for t in task.tolerations
                       if (t.get("effect") or "") in ("", PREFER_NO_SCHEDULE)]
             raw = [sum(1 for taint in node.soft_taints

@@ -14,7 +14,7 @@ Never does I/O; reads only the session's cache.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from kubeedge.api.placement import node_selector_term_matches, tolerates
@@ -99,7 +99,7 @@ class PredicatesPlugin:
         self._ssn = ssn
         if self.pod_affinity:
             ssn.add_pre_predicate_fn(NAME, self.pre_predicate)
-        ssn.add_predicate_fn(NAME, self.predicate)
+        ssn.add_predicate_fn(NAME, self.predicate, shape=self.shape)
 
     # -- per pod (kube's PreFilter) ---------------------------------------------------
 
@@ -139,6 +139,20 @@ class PredicatesPlugin:
                         anti[pair] = anti.get(pair, 0) + 1
         state[_STATE_KEY] = (existing, affinity, anti)
         return None
+
+    @staticmethod
+    def shape(state: CycleState, task: TaskInfo) -> Hashable | None:
+        """What `predicate` reads of the task, for the session's memo: tolerations,
+        node selector and required node affinity (their reprs: equal reprs of decoded
+        JSON are equal values), host ports. Not pure once inter-pod terms are in play
+        (the counts in `state` depend on other nodes' pods)."""
+        if _STATE_KEY in state:
+            return None
+        if not (task.tolerations or task.node_selector or task.required_node_terms
+                or task.host_ports):
+            return (task.required_node_terms is None,)
+        return (repr(task.tolerations), repr(task.node_selector),
+                repr(task.required_node_terms), task.host_ports)
 
     # -- per node (kube's Filter) -----------------------------------------------------
 
