@@ -32,7 +32,7 @@ from kubeedge.client.errors import APIConnectionError, APIError
 from kubeedge.client.events import NORMAL, WARNING
 from kubeedge.client.informer import Informer
 from kubeedge.client.resources import ResourceRef
-from kubeedge.config.scheduler import parse_actions
+from kubeedge.config.scheduler import SchedulerConfig, parse_actions
 from kubeedge.scheduler.actions.allocate import allocate
 from kubeedge.scheduler.actions.backfill import backfill
 from kubeedge.scheduler.actions.enqueue import enqueue
@@ -62,6 +62,9 @@ QUEUES = ResourceRef("scheduling.volcano.sh", "v1beta1", "queues", False, "Queue
 PRIORITY_CLASSES = ResourceRef("scheduling.k8s.io", "v1", "priorityclasses", False,
                                "PriorityClass")
 PODS = ResourceRef("", "v1", "pods", True, "Pod")
+
+# allocate's switch for Volcano's predicate error cache (on unless set false).
+PREDICATE_ERROR_CACHE = "enablePredicateErrorCache"
 
 EVICT = "Evict"
 # kube's PodReasonPreemptionByScheduler, the DisruptionTarget reason when a scheduler
@@ -93,16 +96,30 @@ def _with_kind(obj: Obj, ref: ResourceRef) -> Obj:
     return {**obj, "apiVersion": ref.api_version, "kind": ref.kind}
 
 
+def _action_flag(config: SchedulerConfig, action: str, name: str, default: bool) -> bool:
+    """A boolean of `configurations[name=action].arguments`; a value that is not one
+    leaves the default, as Volcano's Arguments.GetBool does."""
+    for entry in config.configurations:
+        if entry.name == action and name in entry.arguments:
+            value = entry.arguments[name]
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                return value.strip().lower() == "true"
+    return default
+
+
 def podgroup_status(job: JobInfo, session_uid: str, now: str) -> Obj | None:
     """The PodGroup status this session computed, or None when nothing a user reads
     changed (phase, counts, the gang condition's status, reason and message)."""
     current = job.podgroup.get("status") or {}
     unschedulable = bool(job.condition and job.condition.get("type") == UNSCHEDULABLE)
-    phase = job.next_phase(unschedulable)
+    statuses = job.status_counts()
+    phase = job.next_phase(unschedulable, statuses)
     counts = {
-        "running": job.count(frozenset({TaskStatus.RUNNING})),
-        "succeeded": job.count(frozenset({TaskStatus.SUCCEEDED})),
-        "failed": job.count(frozenset({TaskStatus.FAILED})),
+        "running": statuses.get(TaskStatus.RUNNING, 0),
+        "succeeded": statuses.get(TaskStatus.SUCCEEDED, 0),
+        "failed": statuses.get(TaskStatus.FAILED, 0),
     }
     conditions = [c for c in current.get("conditions") or [] if isinstance(c, dict)]
     changed = (current.get("phase") or "") != phase.value or any(
@@ -253,7 +270,9 @@ class VolcanoPath:
                 enqueue(ssn)
             elif action == "allocate":
                 allocate(ssn, enqueue_configured="enqueue" in actions,
-                         percentage_of_nodes_to_score=config.percentage_of_nodes_to_score)
+                         percentage_of_nodes_to_score=config.percentage_of_nodes_to_score,
+                         predicate_error_cache=_action_flag(
+                             config, "allocate", PREDICATE_ERROR_CACHE, True))
             elif action == "backfill":
                 backfill(ssn)
             elif action == "preempt":
@@ -281,6 +300,8 @@ class VolcanoPath:
         for job in ssn.jobs.values():
             for task in job.pending_tasks():
                 self._nominate(task, nominated.get(task.key, ""), task.key in self._pipelined)
+        # FailedScheduling messages by FitErrors (tasks of one shape share theirs).
+        messages: dict[tuple[int, bool], str] = {}
         for job in ssn.jobs.values():
             status = podgroup_status(job, ssn.uid, now)
             if status is not None and job.key not in self._status_writes:
@@ -288,7 +309,7 @@ class VolcanoPath:
                 version = str((job.podgroup.get("metadata") or {}).get("resourceVersion") or "")
                 self._written[job.uid] = (version, status)
                 scheduler._spawn(self._write_status(job, status))
-            self._explain(job)
+            self._explain(job, messages)
         for job, event_type, reason, message in ssn.events:
             self._podgroup_event(job, event_type, reason, message)
         # Computed now, from the session as it closed (§2.1: status.allocated is
@@ -366,11 +387,12 @@ class VolcanoPath:
         self.scheduler.recorder.event(_with_kind(job.podgroup, PODGROUPS), event_type, reason,
                                       message)
 
-    def _explain(self, job: JobInfo) -> None:
+    def _explain(self, job: JobInfo, messages: dict[tuple[int, bool], str]) -> None:
         """Why pending tasks of this job stay pending: a FailedScheduling event and the
         PodScheduled condition on each pod, kube-scheduler's message for a task that
         fit nowhere, the gang's for the others; an Unschedulable event on the PodGroup
-        while it waits."""
+        while it waits. `messages`: the words of each FitErrors met in this write
+        (by id and preemption policy), each worded once."""
         condition = job.condition or {}
         gang_message = str(condition.get("message") or "")
         if condition.get("type") == UNSCHEDULABLE and job.phase != PodGroupPhase.COMPLETED:
@@ -379,8 +401,13 @@ class VolcanoPath:
             return  # not admitted: nothing was tried for its pods
         for task in job.pending_tasks():
             errors = job.fit_errors.get(task.key)
-            message = (errors.message(task.preempt_never) if errors is not None
-                       else gang_message)
+            if errors is None:
+                message = gang_message
+            else:
+                worded = (id(errors), task.preempt_never)
+                message = messages.get(worded) or ""
+                if not message:
+                    message = messages[worded] = errors.message(task.preempt_never)
             node = self._pipelined.get(task.key)
             if node:
                 # Volcano's words for a task waiting on releasing resources.

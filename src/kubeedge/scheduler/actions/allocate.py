@@ -19,6 +19,8 @@ Never does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from kubeedge.scheduler.framework.info import NodeInfo, TaskInfo
 from kubeedge.scheduler.framework.job_info import JobInfo, PodGroupPhase
 from kubeedge.scheduler.framework.job_session import JobSession
@@ -26,7 +28,14 @@ from kubeedge.scheduler.framework.resource import CPU, MEMORY
 from kubeedge.scheduler.framework.session import CycleState, FitErrors, Session, Status
 from kubeedge.scheduler.framework.statement import Statement
 
-__all__ = ["allocate", "allocate_task", "feasible_nodes_to_find", "resource_fit"]
+__all__ = [
+    "PredicateErrorCache",
+    "allocate",
+    "allocate_task",
+    "feasible_nodes_to_find",
+    "fit_shape",
+    "resource_fit",
+]
 
 # kube-scheduler's minFeasibleNodesToFind and minFeasibleNodesPercentageToFind.
 MIN_FEASIBLE_NODES = 100
@@ -80,11 +89,12 @@ def allocate_task(ssn: Session, task: TaskInfo, percentage_of_nodes_to_score: in
     start = ssn.next_start_index % total
     feasible: list[NodeInfo] = []
     visited = 0
-    predicate = ssn.predicate
+    # The predicates, then the resource check; memoized per node generation.
+    fits = ssn.fit_check(state, task, resource_fit)
     for i in range(total):
         node = nodes[(start + i) % total]
         visited += 1
-        status = predicate(state, task, node) or resource_fit(task, node)
+        status = fits(node)
         if status is None:
             feasible.append(node)
             if len(feasible) >= want:
@@ -102,6 +112,61 @@ def allocate_task(ssn: Session, task: TaskInfo, percentage_of_nodes_to_score: in
     return top[0] if len(top) == 1 else ssn.rng.choice(top)
 
 
+def fit_shape(ssn: Session, task: TaskInfo) -> Hashable:
+    """Everything of `task` that feasibility reads (pre-predicates, predicates, the
+    resource check): requests, node selector and required node affinity,
+    tolerations, host ports, pod (anti-)affinity terms, GPU-sharing requests and the
+    namespace; and the labels too whenever inter-pod rules are in play (the task's own
+    terms, or placed pods' anti-affinity terms that may match it). Two tasks of one
+    shape get the same verdict from every node in the same node state."""
+    request = task.resreq
+    interpod = bool(task.affinity_terms or task.anti_affinity_terms
+                    or ssn.cache.anti_affinity_tasks)
+    return (request.milli_cpu, request.memory, request.pods,
+            tuple(sorted(request.scalars.items())), repr(task.node_selector),
+            repr(task.required_node_terms), repr(task.tolerations), task.host_ports,
+            task.affinity_terms, task.anti_affinity_terms, task.gpu_memory,
+            task.gpu_number, task.namespace,
+            repr(sorted(task.labels.items())) if interpod else None)
+
+
+class PredicateErrorCache:
+    """Volcano's predicate error cache (`configurations: [{name: allocate, arguments:
+    {enablePredicateErrorCache: true}}]`, on by default; specs/volcano.md §2.3): within
+    a session, once a task fit no node, a task of the same shape (`fit_shape`: the
+    other replicas of its role, or of the same template in other jobs) is not tried
+    again; it gets the same FitErrors, so its FailedScheduling message says the same.
+
+    The verdicts hold only for the node state they were found in: any Statement
+    operation (an allocation, a pipeline, an eviction, or a discard giving resources
+    back; JobSession.changes) forgets them all. A failed search visits every node and
+    so leaves the round-robin start where it was, and draws no random number: skipping
+    it changes nothing else."""
+
+    def __init__(self, ssn: JobSession, enabled: bool = True) -> None:
+        self.ssn = ssn
+        self.enabled = enabled
+        self._changes = ssn.changes
+        self._failed: dict[Hashable, FitErrors] = {}
+
+    def allocate_task(self, task: TaskInfo, percentage_of_nodes_to_score: int = 0
+                      ) -> NodeInfo | FitErrors:
+        ssn = self.ssn
+        if not self.enabled:
+            return allocate_task(ssn, task, percentage_of_nodes_to_score)
+        if ssn.changes != self._changes:
+            self._failed.clear()
+            self._changes = ssn.changes
+        shape = fit_shape(ssn, task)
+        errors = self._failed.get(shape)
+        if errors is not None:
+            return errors
+        result = allocate_task(ssn, task, percentage_of_nodes_to_score)
+        if isinstance(result, FitErrors) and ssn.changes == self._changes:
+            self._failed[shape] = result
+        return result
+
+
 def _need_continue(job: JobInfo) -> bool:
     """Volcano's NeedContinueAllocating: when every task is needed (minMember equals
     the number of tasks), one task that fits nowhere sinks the gang."""
@@ -109,7 +174,9 @@ def _need_continue(job: JobInfo) -> bool:
 
 
 def allocate(ssn: JobSession, *, enqueue_configured: bool = True,
-             percentage_of_nodes_to_score: int = 0) -> None:
+             percentage_of_nodes_to_score: int = 0,
+             predicate_error_cache: bool = True) -> None:
+    errors_cache = PredicateErrorCache(ssn, predicate_error_cache)
     jobs_of: dict[str, list[JobInfo]] = {}
     for job in ssn.jobs.values():
         if job.phase == PodGroupPhase.PENDING:
@@ -136,7 +203,7 @@ def allocate(ssn: JobSession, *, enqueue_configured: bool = True,
         for i, task in enumerate(tasks):
             if not ssn.allocatable(queue, task):
                 continue
-            result = allocate_task(ssn, task, percentage_of_nodes_to_score)
+            result = errors_cache.allocate_task(task, percentage_of_nodes_to_score)
             if isinstance(result, FitErrors):
                 job.fit_errors[task.key] = result
                 if not _need_continue(job):
@@ -155,10 +222,11 @@ def allocate(ssn: JobSession, *, enqueue_configured: bool = True,
             jobs_of[queue.name] = ssn.sorted_jobs(jobs)
         if jobs_of[queue.name]:
             queues = ssn.sorted_queues([*queues, queue])
-    _explain_untried(ssn, percentage_of_nodes_to_score)
+    _explain_untried(ssn, percentage_of_nodes_to_score, errors_cache)
 
 
-def _explain_untried(ssn: JobSession, percentage: int) -> None:
+def _explain_untried(ssn: JobSession, percentage: int,
+                     errors_cache: PredicateErrorCache) -> None:
     """An admitted gang left unready without a task that fit nowhere (its queue was
     overused, or a task was not allocatable in it) is placed once more for the record,
     ignoring the queue, and discarded: the first task that fits nowhere then says what
@@ -171,7 +239,7 @@ def _explain_untried(ssn: JobSession, percentage: int) -> None:
         try:
             for task in ssn.sorted_tasks(
                     t for t in job.pending_tasks() if not t.resreq.is_empty()):
-                result = allocate_task(ssn, task, percentage)
+                result = errors_cache.allocate_task(task, percentage)
                 if isinstance(result, FitErrors):
                     job.fit_errors[task.key] = result
                     break

@@ -17,9 +17,15 @@ __all__ = ["backfill"]
 
 
 def backfill(ssn: JobSession) -> None:
-    for job in ssn.sorted_jobs(ssn.jobs.values()):
-        if (job.phase == PodGroupPhase.PENDING or job.queue not in ssn.queues
-                or ssn.job_valid(job) is not None):
+    # Only admitted jobs of known queues with a pending best-effort task are
+    # candidates, and nothing backfill does to one job changes whether another is one:
+    # choose them before sorting (job order is a total order, so they keep the order
+    # the whole sort would give them), as most sessions have none.
+    candidates = [job for job in ssn.jobs.values()
+                  if job.phase != PodGroupPhase.PENDING and job.queue in ssn.queues
+                  and job.has_pending_best_effort()]
+    for job in ssn.sorted_jobs(candidates):
+        if ssn.job_valid(job) is not None:
             continue
         stmt = Statement(ssn)
         for task in ssn.sorted_tasks(job.pending_tasks()):

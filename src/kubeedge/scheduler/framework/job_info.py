@@ -12,7 +12,7 @@ changed here (the session writes status through the API at close).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +158,15 @@ class JobInfo:
     committed: int = 0
     # The gang condition the session closed with ({type, status, reason, message}).
     condition: dict[str, str] | None = None
+    # Tasks per status and pending best-effort tasks, kept while a session tracks the
+    # job (`track`): job order compares readiness on every comparison, so the counts
+    # must not cost a pass over the tasks each time. The session clears them whenever
+    # a Statement changes one of the job's tasks (JobSession.on_allocate/
+    # on_deallocate) and at close; untracked, every call counts afresh.
+    _tracked: bool = field(default=False, init=False, repr=False)
+    # (Keyed by the status's value: an Enum member hashes through Python code.)
+    _counts: dict[str, int] | None = field(default=None, init=False, repr=False)
+    _best_effort: int = field(default=0, init=False, repr=False)
 
     @classmethod
     def from_podgroup(cls, podgroup: Obj, tasks: Iterable[TaskInfo],
@@ -190,8 +199,42 @@ class JobInfo:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    def track(self, on: bool) -> None:
+        """Keep the status counts between calls (on) or count afresh each call (off);
+        either way the next call counts."""
+        self._tracked = on
+        self._counts = None
+
+    def tasks_changed(self) -> None:
+        """A task of this job changed status: the kept counts are stale."""
+        self._counts = None
+
+    def _histogram(self) -> dict[str, int]:
+        """Tasks per status value."""
+        counts = self._counts
+        if counts is not None:
+            return counts
+        counts = {}
+        best_effort = 0
+        pending = TaskStatus.PENDING
+        for task in self.tasks.values():
+            status = task.status
+            value = status._value_
+            counts[value] = counts.get(value, 0) + 1
+            if status is pending and task.resreq.is_empty():
+                best_effort += 1
+        self._best_effort = best_effort
+        if self._tracked:
+            self._counts = counts
+        return counts
+
+    def status_counts(self) -> dict[TaskStatus, int]:
+        """Tasks per status."""
+        return {TaskStatus(value): n for value, n in self._histogram().items()}
+
     def count(self, statuses: frozenset[TaskStatus]) -> int:
-        return sum(1 for task in self.tasks.values() if task.status in statuses)
+        counts = self._histogram()
+        return sum(counts.get(status._value_, 0) for status in statuses)
 
     def ready_count(self) -> int:
         return self.count(READY_STATUSES)
@@ -201,14 +244,18 @@ class JobInfo:
 
     def waiting_count(self) -> int:
         """Volcano's WaitingTaskNum: tasks pipelined onto releasing resources."""
-        return self.count(frozenset({TaskStatus.PIPELINED}))
+        return self._histogram().get(TaskStatus.PIPELINED._value_, 0)
+
+    def _pending_best_effort(self) -> int:
+        """Pending tasks that request nothing (counted with the histogram)."""
+        self._histogram()
+        return self._best_effort
 
     def is_pipelined(self) -> bool:
         """Volcano's IsPipelined (§2.1): ready + waiting (+ pending best-effort) reach
         minMember, so the gang will run once its victims are gone."""
-        best_effort = sum(1 for task in self.tasks.values()
-                          if task.status == TaskStatus.PENDING and task.resreq.is_empty())
-        return self.ready_count() + self.waiting_count() + best_effort >= self.min_available
+        return (self.ready_count() + self.waiting_count() + self._pending_best_effort()
+                >= self.min_available)
 
     def is_starving(self) -> bool:
         """Volcano's IsStarving (§2.1): ready + waiting fall short of minMember."""
@@ -217,9 +264,10 @@ class JobInfo:
     def is_ready(self) -> bool:
         """Volcano's JobReady for the gang: ready tasks, plus pending best-effort ones
         (backfill places those without a gang check), reach minMember."""
-        best_effort = sum(1 for task in self.tasks.values()
-                          if task.status == TaskStatus.PENDING and task.resreq.is_empty())
-        return self.ready_count() + best_effort >= self.min_available
+        return self.ready_count() + self._pending_best_effort() >= self.min_available
+
+    def has_pending_best_effort(self) -> bool:
+        return self._pending_best_effort() > 0
 
     def pending_tasks(self) -> list[TaskInfo]:
         return [task for task in self.tasks.values() if task.status == TaskStatus.PENDING]
@@ -239,14 +287,19 @@ class JobInfo:
             return Resource()
         return clamp_sub(self.min_resources, self.allocated())
 
-    def next_phase(self, unschedulable: bool) -> PodGroupPhase:
-        """§1.1, recomputed at session close."""
-        running = self.count(frozenset({TaskStatus.RUNNING}))
+    def next_phase(self, unschedulable: bool,
+                   counts: Mapping[TaskStatus, int] | None = None) -> PodGroupPhase:
+        """§1.1, recomputed at session close; `counts`: `status_counts()` if the caller
+        has them."""
+        if counts is None:
+            counts = self.status_counts()
+        running = counts.get(TaskStatus.RUNNING, 0)
         if running and unschedulable:
             return PodGroupPhase.UNKNOWN
-        scheduled = self.count(SCHEDULED_STATUSES)
+        scheduled = sum(n for status, n in counts.items() if status in SCHEDULED_STATUSES)
         if scheduled >= self.min_available and self.tasks:
-            finished = self.count(frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED}))
+            finished = (counts.get(TaskStatus.SUCCEEDED, 0)
+                        + counts.get(TaskStatus.FAILED, 0))
             return PodGroupPhase.COMPLETED if scheduled == finished else PodGroupPhase.RUNNING
         if self.phase != PodGroupPhase.INQUEUE:
             return PodGroupPhase.PENDING
@@ -255,9 +308,7 @@ class JobInfo:
     def histogram(self) -> str:
         """Volcano's JobInfo.FitError when no task was tried: `pod group is not ready,
         4 Pending, 4 minAvailable`."""
-        counts: dict[str, int] = {}
-        for task in self.tasks.values():
-            counts[task.status.value] = counts.get(task.status.value, 0) + 1
+        counts = dict(self._histogram())
         counts["minAvailable"] = self.min_available
         parts = sorted(f"{n} {reason}" for reason, n in counts.items())
         return "pod group is not ready, " + ", ".join(parts)
@@ -266,10 +317,18 @@ class JobInfo:
         """Why the gang is short, in kube-scheduler's words when a task was tried and
         fit nowhere (the first such task's FitError without the preemption verdict),
         else Volcano's status histogram."""
-        for task in sorted(self.tasks.values(), key=task_order_key):
-            errors = self.fit_errors.get(task.key)
-            if errors is not None:
-                return errors.summary()
+        return self.fit_message_with(FitErrors.summary)
+
+    def fit_message_with(self, summary: Callable[[FitErrors], str]) -> str:
+        """`fit_message`, the FitErrors worded by `summary` (a session's memo: tasks
+        of one shape share their FitErrors, and wording one costs a pass over the
+        nodes)."""
+        if self.fit_errors:
+            tried = [task for task in self.tasks.values() if task.key in self.fit_errors]
+            if tried:
+                # The first in task order; `min` keeps the first of equals, as a
+                # stable sort would.
+                return summary(self.fit_errors[min(tried, key=task_order_key).key])
         return self.histogram()
 
 

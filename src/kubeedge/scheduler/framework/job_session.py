@@ -26,7 +26,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubeedge.config.scheduler import PluginOption
 from kubeedge.scheduler.framework.cache import SchedulerCache
@@ -72,6 +72,9 @@ class JobSession(Session):
         self.uid = str(uuid.uuid4())
         self.tiers = [[option for option, _ in tier] for tier in tiers]
         self.jobs: dict[str, JobInfo] = {job.uid: job for job in jobs}
+        for job in self.jobs.values():
+            # Statement events below keep the counts current until close.
+            job.track(True)
         self.queues: dict[str, QueueInfo] = {q.name: q for q in queues}
         self.committed: list[tuple[TaskInfo, str]] = []
         # Committed evictions (victims to delete) and pipelined reservations (task,
@@ -106,6 +109,15 @@ class JobSession(Session):
         self.allocate_handlers: list[EventFn] = []
         self.deallocate_handlers: list[EventFn] = []
         self.close_fns: list[Callable[[JobSession], None]] = []
+        # Per callback kind, the names of the enabled plugins in tier order, as
+        # (registered count, names): the dispatch of order functions runs on every
+        # comparison of a sort.
+        self._chains: dict[tuple[str, int], tuple[int, list[str]]] = {}
+        # Volcano's fallback task order key, per task key (parsed once per session).
+        self._task_keys: dict[str, tuple[int, str, str]] = {}
+        # How many Statement operations (and undoings) changed the session's tasks and
+        # nodes so far: what an action found of the node state holds while it stays.
+        self.changes = 0
         super().__init__(cache, [plugin for tier in tiers for _, plugin in tier], rng)
 
     # -- registration -----------------------------------------------------------------
@@ -171,9 +183,19 @@ class JobSession(Session):
                 if option.name in fns and option.enabled(switch):
                     yield i, option.name
 
+    def _chain(self, switch: str, fns: dict[str, Any]) -> list[str]:
+        """The names `_enabled` yields, remembered until a plugin registers another
+        callback of the kind (names, not functions: a re-registration replaces)."""
+        key = (switch, id(fns))
+        chain = self._chains.get(key)
+        if chain is None or chain[0] != len(fns):
+            chain = (len(fns), [name for _, name in self._enabled(switch, fns)])
+            self._chains[key] = chain
+        return chain[1]
+
     def _order(self, switch: str, fns: dict[str, OrderFn], left: object,
                right: object) -> int:
-        for _, name in self._enabled(switch, fns):  # type: ignore[arg-type]
+        for name in self._chain(switch, fns):
             answer = fns[name](left, right)
             if answer:
                 return answer
@@ -190,7 +212,13 @@ class JobSession(Session):
         answer = self._order("enable_task_order", self.task_order_fns, left, right)
         if answer:
             return answer
-        return _compare(task_order_key(left), task_order_key(right))
+        return _compare(self._task_key(left), self._task_key(right))
+
+    def _task_key(self, task: TaskInfo) -> tuple[int, str, str]:
+        key = self._task_keys.get(task.key)
+        if key is None:
+            key = self._task_keys[task.key] = task_order_key(task)
+        return key
 
     def queue_order(self, left: QueueInfo, right: QueueInfo) -> int:
         answer = self._order("enable_queue_order", self.queue_order_fns, left, right)
@@ -221,8 +249,8 @@ class JobSession(Session):
         return None
 
     def job_ready(self, job: JobInfo) -> bool:
-        return all(self.job_ready_fns[name](job)
-                   for _, name in self._enabled("enable_job_ready", self.job_ready_fns))
+        fns = self.job_ready_fns
+        return all(fns[name](job) for name in self._chain("enable_job_ready", fns))
 
     def job_enqueueable(self, job: JobInfo) -> bool:
         return self._vote("enable_job_enqueued", self.job_enqueueable_fns, job)
@@ -244,16 +272,17 @@ class JobSession(Session):
         return True
 
     def job_enqueued(self, job: JobInfo) -> None:
-        for _, name in self._enabled("enable_job_enqueued", self.job_enqueued_fns):
-            self.job_enqueued_fns[name](job)
+        fns = self.job_enqueued_fns
+        for name in self._chain("enable_job_enqueued", fns):
+            fns[name](job)
 
     def allocatable(self, queue: QueueInfo, task: TaskInfo) -> bool:
-        return all(self.allocatable_fns[name](queue, task)
-                   for _, name in self._enabled("enabled_allocatable", self.allocatable_fns))
+        fns = self.allocatable_fns
+        return all(fns[name](queue, task) for name in self._chain("enabled_allocatable", fns))
 
     def overused(self, queue: QueueInfo) -> bool:
-        return any(self.overused_fns[name](queue)
-                   for _, name in self._enabled("enabled_overused", self.overused_fns))
+        fns = self.overused_fns
+        return any(fns[name](queue) for name in self._chain("enabled_overused", fns))
 
     def _victims(self, switch: str, fns: dict[str, VictimFn], preemptor: TaskInfo,
                  preemptees: list[TaskInfo]) -> list[TaskInfo]:
@@ -291,8 +320,8 @@ class JobSession(Session):
 
     def preemptive(self, queue: QueueInfo, task: TaskInfo) -> bool:
         """Whether `queue` may reclaim for `task` (AND over the plugins)."""
-        return all(self.preemptive_fns[name](queue, task)
-                   for _, name in self._enabled("enable_preemptive", self.preemptive_fns))
+        fns = self.preemptive_fns
+        return all(fns[name](queue, task) for name in self._chain("enable_preemptive", fns))
 
     def job_pipelined(self, job: JobInfo) -> bool:
         """Votes as JobEnqueueable: any Reject refuses, a tier with a Permit admits."""
@@ -317,10 +346,12 @@ class JobSession(Session):
     # -- statement events -------------------------------------------------------------
 
     def on_allocate(self, task: TaskInfo) -> None:
+        self._task_changed(task)
         for handler in self.allocate_handlers:
             handler(task)
 
     def on_deallocate(self, task: TaskInfo) -> None:
+        self._task_changed(task)
         for handler in self.deallocate_handlers:
             handler(task)
 
@@ -336,6 +367,18 @@ class JobSession(Session):
         # once they are gone, or gives up when preempting no longer makes sense.
         for task, _ in self.pipelined:
             self.cache.unpipeline(task)
+        # Past close, statuses move without Statement events (binds, the watch).
+        for job in self.jobs.values():
+            job.track(False)
+
+    def _task_changed(self, task: TaskInfo) -> None:
+        """Every Statement operation (allocate, pipeline, evict and their undoing)
+        announces the task whose status it just changed: its job's counts are stale,
+        and so is what was found of the nodes."""
+        self.changes += 1
+        job = self.job_of_task.get(task.key)
+        if job is not None:
+            job.tasks_changed()
 
 
 def _compare(left: tuple[object, ...], right: tuple[object, ...]) -> int:

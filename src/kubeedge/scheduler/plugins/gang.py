@@ -15,6 +15,7 @@ from typing import Any
 from kubeedge.scheduler.framework.info import TaskInfo
 from kubeedge.scheduler.framework.job_info import JobInfo
 from kubeedge.scheduler.framework.job_session import PERMIT, REJECT, JobSession, ValidateResult
+from kubeedge.scheduler.framework.session import FitErrors
 
 __all__ = ["GangPlugin"]
 
@@ -67,6 +68,16 @@ class GangPlugin:
 
     @staticmethod
     def on_session_close(ssn: JobSession) -> None:
+        # Tasks of one shape share their FitErrors (allocate's predicate error cache):
+        # word each once.
+        summaries: dict[int, str] = {}
+
+        def summary(errors: FitErrors) -> str:
+            text = summaries.get(id(errors))
+            if text is None:
+                text = summaries[id(errors)] = errors.summary()
+            return text
+
         for job in ssn.jobs.values():
             if job.is_ready():
                 job.condition = {"type": "Scheduled", "status": "True",
@@ -76,7 +87,7 @@ class GangPlugin:
             job.condition = {
                 "type": "Unschedulable", "status": "True", "reason": NOT_ENOUGH_RESOURCES,
                 "message": f"{short}/{len(job.tasks)} tasks in gang unschedulable: "
-                           f"{job.fit_message()}"}
+                           f"{job.fit_message_with(summary)}"}
 
     @staticmethod
     def job_valid(job: JobInfo) -> ValidateResult | None:

@@ -34,8 +34,12 @@ class PriorityPlugin:
 
     def __init__(self, arguments: Mapping[str, Any] | None = None) -> None:
         self.arguments = dict(arguments or {})
+        # Task priorities read this session, by task key: task order compares them on
+        # every comparison of a sort, and a pod does not change within a session.
+        self._priorities: dict[str, int] = {}
 
     def on_session_open(self, ssn: JobSession) -> None:  # type: ignore[override]
+        self._priorities = {}
         ssn.add_job_order_fn(NAME, self.job_order)
         ssn.add_task_order_fn(NAME, self.task_order)
 
@@ -73,8 +77,13 @@ class PriorityPlugin:
         assert isinstance(left, JobInfo) and isinstance(right, JobInfo)
         return (left.priority < right.priority) - (left.priority > right.priority)
 
-    @staticmethod
-    def task_order(left: object, right: object) -> int:
+    def task_order(self, left: object, right: object) -> int:
         assert isinstance(left, TaskInfo) and isinstance(right, TaskInfo)
-        lp, rp = task_priority(left), task_priority(right)
+        lp, rp = self._priority(left), self._priority(right)
         return (lp < rp) - (lp > rp)
+
+    def _priority(self, task: TaskInfo) -> int:
+        priority = self._priorities.get(task.key)
+        if priority is None:
+            priority = self._priorities[task.key] = task_priority(task)
+        return priority
