@@ -5,10 +5,11 @@ minTaskMember, queue, priorityClassName, minResources = the requests of the firs
 minAvailable pods, the Job's labels and annotations such as `volcano.sh/task-topology-*`),
 owned by the Job. Pods `<job>-<task>-<index>` are created only once that PodGroup has
 left Pending (the scheduler's enqueue admitted it), annotated and labelled so the
-scheduler gangs them (§1.4), owned by the Job. Plugins: `env` (VK_TASK_INDEX,
-VC_TASK_INDEX) and `svc` (headless Service `<job>`, ConfigMap `<job>-svc` with the hosts
-of each task mounted at /etc/volcano, VC_<TASK>_HOSTS / VC_<TASK>_NUM, pod hostname and
-subdomain).
+scheduler gangs them (§1.4), owned by the Job. Plugins (`vcjob_plugins` changes the
+pods): `env`, `svc` (its headless Service `<job>` and ConfigMap `<job>-svc` made here),
+`ssh` (its Secret `<job>-ssh` made here before any pod), `tensorflow`, `pytorch` and
+`mpi`; `status.controlledResources` lists them as `plugin-<name>` while the Job lives. A
+plugin argument with a bad value stops the Job before its PodGroup (PluginError).
 
 Lifecycle (decisions in `vcjob_policy`): pod, PodGroup and `bus.volcano.sh` Command
 changes become requests; the Job's and its tasks' `policies` turn events (PodFailed,
@@ -21,18 +22,19 @@ Completing → Completed. A whole-Job kill deletes the PodGroup (re-created, and
 afresh, for a restart); soft kills keep Succeeded and Failed pods. Commands aimed at a Job
 are deleted, then carried out. Events on the Job use Volcano's reasons (ExecuteAction,
 CommandIssued, PodGroupPending, FailedCreate, FailedDelete). `ttlSecondsAfterFinished`
-deletes a finished Job. Deleting a Job removes its pods, PodGroup, Service and ConfigMap
-through owner references (the garbage collector), as in Volcano.
+deletes a finished Job. Deleting a Job removes its pods, PodGroup, Service, ConfigMap
+and ssh Secret through owner references (the garbage collector), as in Volcano.
 
 Not covered: job volumes (PVCs), dependsOn, partitions (RestartPartition restarts the
-pod), networkTopology, the ssh / tensorflow / pytorch / mpi plugins, PriorityClass
-ordering of tasks for minResources, job forwarding. Unlike Volcano, a restart keeps the
-svc plugin's Service and ConfigMap (their content does not change).
+pod), networkTopology, the ray / hcclrank plugins, PriorityClass ordering of tasks for
+minResources, job forwarding. Unlike Volcano, a restart keeps the plugins' Service,
+ConfigMap and Secret (the same hosts, and the same keys for pods still running).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import dataclasses
 import logging
@@ -51,6 +53,16 @@ from kubeedge.controllers import volcano_crds
 from kubeedge.controllers.podgroup import GROUP_NAME_ANNOTATION, pod_requests
 from kubeedge.controllers.pods import controller_ref, new_controller_ref, phase_of
 from kubeedge.controllers.runtime import Controller
+from kubeedge.controllers.vcjob_plugins import (
+    PluginArgumentError,
+    SSHPlugin,
+    generate_key_pair,
+    job_plugins,
+    on_pod_create,
+    pod_name,
+    task_hosts,
+    tasks_of,
+)
 from kubeedge.controllers.vcjob_policy import (
     JOB_ACTIONS,
     OUT_OF_SYNC_KEY,
@@ -86,6 +98,7 @@ __all__ = [
     "podgroup_for_job",
     "podgroup_name",
     "task_counts",
+    "tasks_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,6 +108,7 @@ Obj = dict[str, Any]
 PODS = ResourceRef("", "v1", "pods", True, "Pod")
 SERVICES = ResourceRef("", "v1", "services", True, "Service")
 CONFIGMAPS = ResourceRef("", "v1", "configmaps", True, "ConfigMap")
+SECRETS = ResourceRef("", "v1", "secrets", True, "Secret")
 
 TASK_SPEC = "volcano.sh/task-spec"
 TASK_INDEX = "volcano.sh/task-index"
@@ -117,24 +131,9 @@ OUT_OF_SYNC = OUT_OF_SYNC_KEY
 DEFAULT_SCHEDULER = "volcano"
 DEFAULT_QUEUE = "default"
 POD_PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
-SVC_MOUNT = "/etc/volcano"
 
 
 # --- pure helpers -------------------------------------------------------------------------
-
-def tasks_of(job: Obj) -> list[Obj]:
-    """The Job's tasks with the webhook's defaults (name `default<i>`, minAvailable =
-    replicas)."""
-    out = []
-    for i, task in enumerate((job.get("spec") or {}).get("tasks") or []):
-        task = dict(task)
-        task["name"] = task.get("name") or f"default{i}"
-        task["replicas"] = int(task.get("replicas") or 0)
-        if task.get("minAvailable") is None:
-            task["minAvailable"] = task["replicas"]
-        out.append(task)
-    return out
-
 
 def min_available(job: Obj) -> int:
     """spec.minAvailable, else the sum of the tasks' minAvailable (webhook default)."""
@@ -147,10 +146,6 @@ def min_available(job: Obj) -> int:
 def podgroup_name(job: Obj) -> str:
     md = job.get("metadata") or {}
     return f"{md.get('name', '')}-{md.get('uid', '')}"
-
-
-def pod_name(job_name: str, task: str, index: int) -> str:
-    return f"{job_name}-{task}-{index}"
 
 
 def _format(name: str, value: Fraction) -> str:
@@ -214,19 +209,10 @@ def plugins_of(job: Obj) -> dict[str, list[str]]:
     return dict((job.get("spec") or {}).get("plugins") or {})
 
 
-def _env_name(task: str) -> str:
-    return task.upper().replace("-", "_")
-
-
-def task_hosts(job: Obj) -> dict[str, list[str]]:
-    """Per task, the DNS names of its pods behind the headless Service `<job>`."""
-    name = meta.name_of(job)
-    return {t["name"]: [f"{pod_name(name, t['name'], i)}.{name}" for i in range(t["replicas"])]
-            for t in tasks_of(job)}
-
-
 def job_pod(job: Obj, task: Obj, index: int) -> Obj:
-    """Pod `<job>-<task>-<index>` of `task` (a defaulted task from `tasks_of`)."""
+    """Pod `<job>-<task>-<index>` of `task` (a defaulted task from `tasks_of`), changed
+    by the Job's plugins. Raises PluginArgumentError for a plugin argument with a bad
+    value."""
     md = job.get("metadata") or {}
     spec = job.get("spec") or {}
     status = job.get("status") or {}
@@ -267,33 +253,14 @@ def job_pod(job: Obj, task: Obj, index: int) -> Obj:
         pod_spec["schedulerName"] = spec.get("schedulerName") or DEFAULT_SCHEDULER
     if spec.get("priorityClassName") and not pod_spec.get("priorityClassName"):
         pod_spec["priorityClassName"] = spec["priorityClassName"]
-    plugins = plugins_of(job)
-    env: list[Obj] = []
-    if "env" in plugins:
-        env += [{"name": "VK_TASK_INDEX", "value": str(index)},
-                {"name": "VC_TASK_INDEX", "value": str(index)}]
-    if "svc" in plugins:
-        pod_spec.setdefault("hostname", name)
-        pod_spec.setdefault("subdomain", job_name)
-        for task_name, hosts in task_hosts(job).items():
-            env += [{"name": f"VC_{_env_name(task_name)}_HOSTS", "value": ",".join(hosts)},
-                    {"name": f"VC_{_env_name(task_name)}_NUM", "value": str(len(hosts))}]
-        volume = f"{job_name}-svc"
-        pod_spec.setdefault("volumes", []).append(
-            {"name": volume, "configMap": {"name": volume}})
-    for kind in ("initContainers", "containers"):
-        for container in pod_spec.get(kind) or []:
-            if env:
-                container.setdefault("env", []).extend(copy.deepcopy(env))
-            if "svc" in plugins:
-                container.setdefault("volumeMounts", []).append(
-                    {"name": f"{job_name}-svc", "mountPath": SVC_MOUNT})
     owner = new_controller_ref({**job, "apiVersion": JOBS.api_version, "kind": JOBS.kind})
     pod_md: Obj = {"name": name, "namespace": ns, "labels": labels,
                    "annotations": annotations, "ownerReferences": [owner]}
     if tmpl_md.get("finalizers"):
         pod_md["finalizers"] = list(tmpl_md["finalizers"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_md, "spec": pod_spec}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": pod_md, "spec": pod_spec}
+    on_pod_create(job, task, index, pod)
+    return pod
 
 
 def task_counts(pods: list[Obj]) -> tuple[dict[str, int], dict[str, Obj]]:
@@ -422,8 +389,9 @@ class _Delayed:
     request: Request
 
 
-# Phases in which the Job's plugin resources (the svc plugin's Service and ConfigMap)
-# live; once it is killed for good they are deleted (Volcano's OnJobDelete).
+# Phases in which the Job's plugin resources (the svc plugin's Service and ConfigMap,
+# the ssh plugin's Secret) live; once it finishes or is killed for good they are
+# deleted (Volcano's OnJobDelete).
 LIVE_PHASES = frozenset({JobPhase.PENDING, JobPhase.RUNNING, JobPhase.RESTARTING})
 POD_EVENTS = frozenset({Event.POD_PENDING, Event.POD_RUNNING, Event.POD_FAILED,
                         Event.POD_EVICTED})
@@ -452,6 +420,10 @@ class VCJobController(Controller):
         self.workers = workers
         # Per job key: (uid, ConfigMap data) the svc plugin last made sure of.
         self._svc_synced: dict[str, tuple[str, Obj]] = {}
+        # Per job key: (uid, ssh config) the ssh plugin's Secret was last made sure of.
+        self._ssh_synced: dict[str, tuple[str, str]] = {}
+        # Per job key: the PluginError message last recorded.
+        self._plugin_error: dict[str, str] = {}
         self._requests: dict[str, list[Request]] = {}
         # Per job key, per pod name ("" for requests about no pod): the action waiting.
         self._delayed: dict[str, dict[str, _Delayed]] = {}
@@ -541,8 +513,9 @@ class VCJobController(Controller):
         return cached
 
     def _forget(self, key: str) -> None:
-        for memory in (self._svc_synced, self._requests, self._delayed, self._written,
-                       self._killed, self._deleted_groups, self._group_message):
+        for memory in (self._svc_synced, self._ssh_synced, self._plugin_error,
+                       self._requests, self._delayed, self._written, self._killed,
+                       self._deleted_groups, self._group_message):
             memory.pop(key, None)  # type: ignore[attr-defined]
 
     async def reconcile(self, key: str) -> None:
@@ -696,9 +669,17 @@ class VCJobController(Controller):
         if restarting and retry >= limit:
             counts, per_task = task_counts(pods)
             return await self._write_status(job, counts, per_task, JobPhase.FAILED)
+        try:
+            plugins = job_plugins(job)
+        except PluginArgumentError as exc:
+            return await self._refuse_plugins(job, pods, str(exc))
+        self._plugin_error.pop(key, None)
         group = await self._sync_podgroup(job)
         if "svc" in plugins_of(job):
             await self._sync_svc(job)
+        for plugin in plugins:
+            if isinstance(plugin, SSHPlugin):
+                await self._sync_ssh(job, plugin)
         admitted = (group.get("status") or {}).get("phase") not in (None, "", "Pending")
         if admitted:
             pods = await self._sync_pods(job, pods)
@@ -711,6 +692,64 @@ class VCJobController(Controller):
                               counts, per_task)
         self._group_event(job, group)
         return await self._write_status(job, counts, per_task, phase)
+
+    async def _refuse_plugins(self, job: Obj, pods: list[Obj], message: str) -> Obj:
+        """Volcano's initiateJob stops at a plugin it cannot build: no PodGroup and no
+        pods, a PluginError warning (recorded once per distinct message: retrying cannot
+        change the arguments; a changed Job is synced again) and no controlledResources."""
+        self._plugin_warning(job, message)
+        counts, per_task = task_counts(pods)
+        phase = job_phase(str(((job.get("status") or {}).get("state") or {}).get("phase")
+                              or ""), job, counts, per_task)
+        return await self._write_status(job, counts, per_task, phase, controlled=False)
+
+    def _plugin_warning(self, job: Obj, message: str) -> None:
+        key = job_key(job)
+        if self._plugin_error.get(key) != message:
+            self._plugin_error[key] = message
+            self.recorder.event(job, "Warning", "PluginError",
+                                f"Execute plugin when job add failed, err: {message}")
+
+    async def _sync_ssh(self, job: Obj, plugin: SSHPlugin) -> None:
+        """The ssh plugin's Secret, before any pod mounts it. A Secret already there
+        keeps its keys (running pods hold them); only its host list follows the Job.
+        One not owned by this Job (a same-named Job's, not yet collected) is waited
+        out."""
+        key, ns = job_key(job), meta.namespace_of(job)
+        config = plugin.config(job)
+        synced = (_uid(job), config)
+        if self._ssh_synced.get(key) == synced:
+            return
+        name = plugin.secret_name(job)
+        try:
+            have: Obj | None = await self.client.get(SECRETS, name, ns)
+        except APIError as exc:
+            if not exc.is_not_found:
+                raise
+            have = None
+        if have is None:
+            # Making an RSA key takes a while: off the event loop.
+            secret = await asyncio.to_thread(plugin.secret, job, new_controller_ref(job),
+                                             generate_key_pair)
+            try:
+                await self.client.create(SECRETS, secret, ns)
+            except APIError as exc:
+                if exc.is_already_exists:
+                    self.queue.add(key)  # made meanwhile: look at it on the next sync
+                    return
+                self._plugin_warning(job, f"create secret for job <{ns}/{meta.name_of(job)}> "
+                                          f"with ssh plugin failed for {exc}")
+                raise
+        else:
+            if (controller_ref(have) or {}).get("uid") != _uid(job):
+                message = (f"secret {ns}/{name} for the ssh plugin exists and is not "
+                           f"owned by job {meta.name_of(job)}")
+                self._plugin_warning(job, message)
+                raise RuntimeError(message)
+            encoded = base64.b64encode(config.encode()).decode()
+            if (have.get("data") or {}).get("config") != encoded:
+                await self.client.patch(SECRETS, name, {"data": {"config": encoded}}, ns)
+        self._ssh_synced[key] = synced
 
     async def _sync_podgroup(self, job: Obj) -> Obj:
         want = podgroup_for_job(job)
@@ -876,14 +915,10 @@ class VCJobController(Controller):
                                      counts["terminating"], min_available(job))
         elif step.then:
             phase = finished_phase(step.then, counts)
-        had_plugins = bool(status.get("controlledResources"))
         job = await self._write_status(job, counts, per_task, phase, version=version,
                                        retry=retry, guard=acting)
         if target is None:
             await self._delete_podgroup(job)
-            # Once: the status written above no longer lists the plugins' resources.
-            if phase not in LIVE_PHASES and had_plugins:
-                await self._delete_plugin_resources(job)
         return job
 
     async def _delete_pods(self, job: Obj, victims: list[Obj], pods: list[Obj]) -> list[Obj]:
@@ -921,13 +956,19 @@ class VCJobController(Controller):
                 if _uid(p) in gone and not meta.is_terminating(p) else p for p in pods]
 
     async def _delete_plugin_resources(self, job: Obj) -> None:
-        """The svc plugin's Service and ConfigMap go with a Job killed for good."""
+        """The svc plugin's Service and ConfigMap and the ssh plugin's Secret go with a
+        Job killed for good (Volcano's OnJobDelete)."""
         key = job_key(job)
         self._svc_synced.pop(key, None)
-        if "svc" not in plugins_of(job):
-            return
+        self._ssh_synced.pop(key, None)
         ns, name = meta.namespace_of(job), meta.name_of(job)
-        for ref, obj_name in ((CONFIGMAPS, f"{name}-svc"), (SERVICES, name)):
+        plugins = plugins_of(job)
+        owned: list[tuple[ResourceRef, str]] = []
+        if "svc" in plugins:
+            owned += [(CONFIGMAPS, f"{name}-svc"), (SERVICES, name)]
+        if "ssh" in plugins:
+            owned.append((SECRETS, SSHPlugin.secret_name(job)))
+        for ref, obj_name in owned:
             try:
                 await self.client.delete(ref, obj_name, ns)
             except APIError as exc:
@@ -938,10 +979,11 @@ class VCJobController(Controller):
 
     async def _write_status(self, job: Obj, counts: dict[str, int], per_task: dict[str, Obj],
                             phase: str, *, version: int | None = None, retry: int | None = None,
-                            guard: bool = False) -> Obj:
+                            guard: bool = False, controlled: bool = True) -> Obj:
         """Patch the Job's status when it changed; `guard` makes the patch fail (409) on
         a Job changed since it was read, so an action decided from a stale Job is never
-        recorded (the request is retried on the fresh one)."""
+        recorded (the request is retried on the fresh one). `controlled` False: the
+        plugins did not start, so no `plugin-<name>` in controlledResources."""
         status = job.get("status") or {}
         old_phase = str((status.get("state") or {}).get("phase") or "")
         plugins = plugins_of(job)
@@ -950,7 +992,7 @@ class VCJobController(Controller):
             "version": int(status.get("version") or 0) if version is None else version,
             "retryCount": int(status.get("retryCount") or 0) if retry is None else retry,
             "controlledResources": ({f"plugin-{p}": p for p in sorted(plugins)}
-                                    if phase in LIVE_PHASES else {}),
+                                    if phase in LIVE_PHASES and controlled else {}),
         }
         state = dict(status.get("state") or {})
         conditions = list(status.get("conditions") or [])
@@ -963,6 +1005,12 @@ class VCJobController(Controller):
         if all(status.get(k, {} if k == "controlledResources" else None) == v
                for k, v in want.items()):
             return job
+        if status.get("controlledResources") and not want["controlledResources"]:
+            # Volcano's OnJobDelete, before the status stops listing the plugins (a
+            # failed delete is retried with the write): a Job finished or killed for
+            # good, however it got there, loses its plugins' Service, ConfigMap and
+            # Secret.
+            await self._delete_plugin_resources(job)
         body = {**want,
                 "taskStatusCount": count_patch(status.get("taskStatusCount") or {}, per_task),
                 "controlledResources": map_patch(status.get("controlledResources") or {},
