@@ -155,24 +155,28 @@ async def wait_for_api(client: APIClient, stop: asyncio.Event | None) -> bool:
 async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
               on_ready: Callable[[], None] | None = None) -> None:
     """Run every enabled module until `stop` is set (or forever). `on_ready` runs once
-    the API server answers, before the modules start."""
+    the API server answers and Volcano's CRDs and queues are in place, before the
+    modules start."""
     client = api_client(config)
     if not await wait_for_api(client, stop):
         await client.close()
         return
-    if on_ready is not None:
-        on_ready()
     cm = config.modules.controller_manager
     if config.modules.scheduler.enable or (cm.enable and (
             cm.enabled("queue") or cm.enabled("podgroup") or cm.enabled("vcjob"))):
-        # Volcano's CRDs, as its Helm chart installs them, before anything reads them.
-        from kubeedge.controllers import volcano_crds
+        # Volcano's CRDs and its `root` and `default` queues, as its Helm chart installs
+        # them, before anything reads them and before `keadm init` returns (on_ready):
+        # a vcjob applied right after init finds its queue.
+        from kubeedge.controllers import queue, volcano_crds
 
         try:
             await volcano_crds.install(client)
+            await queue.create_default_queues(client)
         except Exception:
-            log.exception("installing Volcano's CRDs failed; the Volcano path waits for "
-                          "them (the queue controller tries again)")
+            log.exception("installing Volcano's CRDs and queues failed; the Volcano path "
+                          "waits for them (the queue controller tries again)")
+    if on_ready is not None:
+        on_ready()
     # One cache of each resource for the whole process: the controllers and the
     # scheduler read the same pods. A module that stops takes back its handlers only;
     # the informers run until the process ends.

@@ -41,6 +41,7 @@ __all__ = [
     "QueueState",
     "apply_actions",
     "count_podgroups",
+    "create_default_queues",
     "next_state",
     "podgroup_queue",
     "queue_command_target",
@@ -81,6 +82,23 @@ BY_TARGET = "queue-controller/by-target-queue"
 
 
 # --- decisions (pure) ---------------------------------------------------------------------
+
+async def create_default_queue(client: APIClient, name: str) -> None:
+    """Create `root` or `default` unless it exists."""
+    body = {"metadata": {"name": name}, "spec": dict(DEFAULT_QUEUES[name])}
+    try:
+        await client.create(QUEUES, body)
+    except APIError as exc:
+        if not exc.is_already_exists:
+            raise
+
+
+async def create_default_queues(client: APIClient) -> None:
+    """The queues Volcano's install creates with its CRDs, so a vcjob submitted the
+    moment the cloud is up finds `default` (admission refuses a missing queue)."""
+    for name in DEFAULT_QUEUES:
+        await create_default_queue(client, name)
+
 
 def podgroup_queue(pg: dict[str, Any]) -> str:
     """The Queue a PodGroup belongs to (`default` when unset, as the schema defaults)."""
@@ -218,12 +236,7 @@ class QueueController(Controller):
             self.recorder.event(queue, "Normal", action, "Close queue succeed")
 
     async def _create_default(self, name: str) -> None:
-        body = {"metadata": {"name": name}, "spec": dict(DEFAULT_QUEUES[name])}
-        try:
-            await self.client.create(QUEUES, body)
-        except APIError as exc:
-            if not exc.is_already_exists:
-                raise
+        await create_default_queue(self.client, name)
 
     async def _delete_commands(self, commands: list[dict[str, Any]]) -> None:
         for cmd in commands:
