@@ -12,12 +12,10 @@ Must never talk to storage: it is an API client like any other.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from typing import Any
 
-from kubeedge.api import meta
-from kubeedge.client.errors import APIError
+from kubeedge.client.crds import CUSTOM_RESOURCE_DEFINITIONS, install_crds
 from kubeedge.client.resources import ResourceRef
 from kubeedge.client.rest import APIClient
 
@@ -36,9 +34,6 @@ QUEUES = ResourceRef("scheduling.volcano.sh", "v1beta1", "queues", False, "Queue
 JOBS = ResourceRef("batch.volcano.sh", "v1alpha1", "jobs", True, "Job")
 COMMANDS = ResourceRef("bus.volcano.sh", "v1alpha1", "commands", True, "Command")
 
-CUSTOM_RESOURCE_DEFINITIONS = ResourceRef(
-    "apiextensions.k8s.io", "v1", "customresourcedefinitions", False, "CustomResourceDefinition"
-)
 
 # A resource.Quantity, as controller-gen writes it.
 QUANTITY_PATTERN = (
@@ -48,7 +43,6 @@ QUANTITY_PATTERN = (
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
-POLL_INTERVAL = 0.05
 
 
 def _quantity() -> dict[str, Any]:
@@ -440,75 +434,9 @@ CRDS: tuple[dict[str, Any], ...] = (podgroup_crd(), queue_crd(), job_crd(), comm
 
 # --- installation -------------------------------------------------------------------------
 
-def _contains(actual: Any, wanted: Any) -> bool:
-    """Whether `actual` holds everything `wanted` says (the server may add defaults)."""
-    if isinstance(wanted, dict):
-        return isinstance(actual, dict) and all(
-            key in actual and _contains(actual[key], value) for key, value in wanted.items()
-        )
-    if isinstance(wanted, list):
-        return (
-            isinstance(actual, list)
-            and len(actual) == len(wanted)
-            and all(_contains(a, w) for a, w in zip(actual, wanted, strict=True))
-        )
-    return bool(actual == wanted and type(actual) is type(wanted))
-
-
-def _established(crd: dict[str, Any]) -> bool:
-    cond = meta.condition(crd, "Established")
-    return bool(cond and cond.get("status") == "True")
-
-
-async def _apply(client: APIClient, wanted: dict[str, Any]) -> None:
-    name = meta.name_of(wanted)
-    while True:
-        try:
-            current = await client.get(CUSTOM_RESOURCE_DEFINITIONS, name)
-        except APIError as err:
-            if not err.is_not_found:
-                raise
-            try:
-                await client.create(CUSTOM_RESOURCE_DEFINITIONS, wanted)
-                return
-            except APIError as create_err:
-                if create_err.is_already_exists:
-                    continue
-                raise
-        if _contains(current.get("spec"), wanted["spec"]):
-            return
-        updated = copy.deepcopy(current)
-        updated["spec"] = copy.deepcopy(wanted["spec"])
-        try:
-            await client.update(CUSTOM_RESOURCE_DEFINITIONS, updated)
-            return
-        except APIError as err:
-            if not err.is_conflict:
-                raise
-
-
 async def install(client: APIClient, timeout: float = 30.0) -> None:
     """Create or update Volcano's CRDs, then wait until every one is Established.
 
     Installing CRDs that are already current changes nothing. Raises `TimeoutError`
     naming the CRDs still not Established after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    for crd in CRDS:
-        await _apply(client, crd)
-    waiting = [meta.name_of(crd) for crd in CRDS]
-    while True:
-        still: list[str] = []
-        for name in waiting:
-            current = await client.get(CUSTOM_RESOURCE_DEFINITIONS, name)
-            if not _established(current):
-                still.append(name)
-        if not still:
-            return
-        if loop.time() >= deadline:
-            raise TimeoutError(
-                f"CustomResourceDefinitions not Established after {timeout:g}s: "
-                + ", ".join(still)
-            )
-        waiting = still
-        await asyncio.sleep(POLL_INTERVAL)
+    await install_crds(client, CRDS, timeout)

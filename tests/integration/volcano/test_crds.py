@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from kubeedge.api import meta
+from kubeedge.client.crds import established
 from kubeedge.client.errors import APIError
 from kubeedge.client.rest import APIClient
 from kubeedge.controllers import volcano_crds
@@ -28,8 +30,8 @@ def _queue_name() -> str:
 
 async def test_install_twice_changes_nothing(api: APIClient) -> None:
     before = {
-        volcano_crds.meta.name_of(crd): (
-            await api.get(CUSTOM_RESOURCE_DEFINITIONS, volcano_crds.meta.name_of(crd))
+        meta.name_of(crd): (
+            await api.get(CUSTOM_RESOURCE_DEFINITIONS, meta.name_of(crd))
         )["metadata"]["resourceVersion"]
         for crd in volcano_crds.CRDS
     }
@@ -47,13 +49,13 @@ async def test_install_restores_a_changed_crd(api: APIClient) -> None:
     await volcano_crds.install(api)
     crd = await api.get(CUSTOM_RESOURCE_DEFINITIONS, name)
     assert crd["spec"]["names"]["shortNames"] == ["q", "queue-v1beta1"]
-    assert volcano_crds._established(crd)
+    assert established(crd)
 
 
 async def test_every_crd_is_established(api: APIClient) -> None:
     for crd in volcano_crds.CRDS:
-        current = await api.get(CUSTOM_RESOURCE_DEFINITIONS, volcano_crds.meta.name_of(crd))
-        assert volcano_crds._established(current)
+        current = await api.get(CUSTOM_RESOURCE_DEFINITIONS, meta.name_of(crd))
+        assert established(current)
 
 
 async def test_schema_defaults_apply(api: APIClient, ns: str) -> None:
