@@ -11,6 +11,10 @@ from typing import Any
 
 Obj = Mapping[str, Any]
 
+# The role label `keadm join` puts on every edge node (specs/kubeedge.md §8); what
+# tells the controllers and cloud modules an edge node from a cloud node.
+EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
+
 
 def tolerates(toleration: Obj, key: str, value: str, effect: str) -> bool:
     """Does `toleration` tolerate the taint `key=value:effect`? An empty effect or key

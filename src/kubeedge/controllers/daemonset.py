@@ -53,7 +53,6 @@ NODES = ResourceRef("", "v1", "nodes", False, "Node")
 # kube's DaemonSet pod labels and the annotation the API server keeps on the DaemonSet.
 TEMPLATE_GENERATION_LABEL = "pod-template-generation"
 TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
-EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 
 # Tolerations every daemon pod gets (kube's AddOrUpdateDaemonPodTolerations): daemons
 # keep running through the node conditions that would evict or block other pods.

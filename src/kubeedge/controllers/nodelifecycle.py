@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeedge.api import meta
-from kubeedge.api.placement import tolerates_taint
+from kubeedge.api.placement import EDGE_ROLE_LABEL, tolerates_taint
 from kubeedge.client.clock import Clock
 from kubeedge.client.errors import APIError
 from kubeedge.client.events import EventRecorder
@@ -61,7 +61,6 @@ LEASES = ResourceRef("coordination.k8s.io", "v1", "leases", True, "Lease")
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 POD_NODE_INDEX = "spec.nodeName"
 
-EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 EXCLUDE_DISRUPTION_LABEL = "node.kubernetes.io/exclude-disruption"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"

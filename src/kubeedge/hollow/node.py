@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kubeedge.api.placement import EDGE_ROLE_LABEL
+
 __all__ = [
     "HOLLOW_ANNOTATION",
     "KUBELET_VERSION",
@@ -39,7 +41,6 @@ KUBELET_VERSION = "v1.32.0-hollow"
 RUNTIME_VERSION = "hollow://1.0"
 # Marks Nodes a hollow cluster registered (kwok uses `kwok.x-k8s.io/node: fake`).
 HOLLOW_ANNOTATION = "hollow.kubeedge.io/node"
-EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 KUBELET_PORT = 10250
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 

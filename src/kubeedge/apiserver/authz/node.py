@@ -23,9 +23,9 @@ objects itself (a `NodeGraph` and an optional PVC lookup supply them) or HTTP.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from kubeedge.api.podrefs import pod_references
 from kubeedge.apiserver.authz.bootstrap import (
     AUTHENTICATION,
     AUTHORIZATION,
@@ -71,71 +71,6 @@ def node_identity(user: UserInfo) -> tuple[str, bool]:
 
 
 # --------------------------------------------------------------------------- pod references
-
-
-@dataclass(frozen=True)
-class PodReferences:
-    """Names, in the pod's namespace, of the objects a pod needs its node to read."""
-
-    secrets: frozenset[str]
-    config_maps: frozenset[str]
-    persistent_volume_claims: frozenset[str]
-    service_accounts: frozenset[str]
-
-
-# Volume sources whose credentials live in a secret (`VisitPodSecretNames`).
-_SECRET_REF_VOLUMES = ("cephfs", "cinder", "flexVolume", "iscsi", "rbd", "scaleIO", "storageos")
-
-
-def _containers(spec: Obj) -> Iterator[Obj]:
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        yield from spec.get(key) or ()
-
-
-def _ref_name(obj: Obj | None, key: str = "name") -> str:
-    return str((obj or {}).get(key) or "")
-
-
-def pod_references(pod: Obj) -> PodReferences:
-    """Every secret, configmap, PVC and service account a pod refers to."""
-    spec = pod.get("spec") or {}
-    pod_name = _ref_name(pod.get("metadata"))
-    secrets: set[str] = set()
-    config_maps: set[str] = set()
-    pvcs: set[str] = set()
-
-    for ref in spec.get("imagePullSecrets") or ():
-        secrets.add(_ref_name(ref))
-    for container in _containers(spec):
-        for env in container.get("env") or ():
-            value_from = env.get("valueFrom") or {}
-            secrets.add(_ref_name(value_from.get("secretKeyRef")))
-            config_maps.add(_ref_name(value_from.get("configMapKeyRef")))
-        for env_from in container.get("envFrom") or ():
-            secrets.add(_ref_name(env_from.get("secretRef")))
-            config_maps.add(_ref_name(env_from.get("configMapRef")))
-    for volume in spec.get("volumes") or ():
-        secrets.add(_ref_name(volume.get("secret"), "secretName"))
-        config_maps.add(_ref_name(volume.get("configMap")))
-        for source in (volume.get("projected") or {}).get("sources") or ():
-            secrets.add(_ref_name(source.get("secret")))
-            config_maps.add(_ref_name(source.get("configMap")))
-        for kind in _SECRET_REF_VOLUMES:
-            secrets.add(_ref_name((volume.get(kind) or {}).get("secretRef")))
-        secrets.add(_ref_name(volume.get("azureFile"), "secretName"))
-        secrets.add(_ref_name((volume.get("csi") or {}).get("nodePublishSecretRef")))
-        pvcs.add(_ref_name(volume.get("persistentVolumeClaim"), "claimName"))
-        if (volume.get("ephemeral") or {}).get("volumeClaimTemplate") is not None:
-            # A generic ephemeral volume's claim is named <pod>-<volume>.
-            pvcs.add(f"{pod_name}-{_ref_name(volume)}")
-    # The ServiceAccount admission plugin fills in "default" when the pod names none.
-    service_account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    return PodReferences(
-        frozenset(secrets - {""}),
-        frozenset(config_maps - {""}),
-        frozenset(pvcs - {""}),
-        frozenset({service_account}),
-    )
 
 
 # --------------------------------------------------------------------------- static rules

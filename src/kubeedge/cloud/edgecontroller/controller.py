@@ -19,11 +19,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeedge.api.placement import EDGE_ROLE_LABEL
 from kubeedge.client.informer import Informer, SharedInformerFactory
 from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.cloud.edgecontroller.access import EdgeAccess
-from kubeedge.cloud.edgecontroller.downstream import EDGE_ROLE_LABEL, Downstream
+from kubeedge.cloud.edgecontroller.downstream import Downstream
 from kubeedge.cloud.edgecontroller.locations import LocationCache
 from kubeedge.cloud.edgecontroller.upstream import LaneSize, NodeClients, Upstream
 from kubeedge.config.cloudcore import CloudCoreConfig

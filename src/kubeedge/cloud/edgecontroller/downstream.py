@@ -33,7 +33,7 @@ from kubeedge.cloud.edgecontroller.locations import (
     LocationCache,
     Reference,
     ReferenceChange,
-    pod_references,
+    references_of,
 )
 from kubeedge.cloud.edgecontroller.messages import delete_stub, object_message
 from kubeedge.messaging.message import OP_DELETE, OP_INSERT, OP_UPDATE, Message
@@ -46,11 +46,10 @@ from kubeedge.messaging.resource import (
     ResourceError,
 )
 
-__all__ = ["EDGE_ROLE_LABEL", "Downstream", "pod_key", "pod_spec_changed"]
+__all__ = ["Downstream", "pod_key", "pod_spec_changed"]
 
 log = logging.getLogger(__name__)
 
-EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 
 Obj = Mapping[str, Any]
 
@@ -179,8 +178,7 @@ class Downstream:
             return
         if was and was != node:
             self._object(was, RESOURCE_POD, old or pod, OP_DELETE)
-        namespace = str(_meta(pod).get("namespace") or "")
-        changes = self.locations.set_pod(key, node, pod_references(pod).references(namespace))
+        changes = self.locations.set_pod(key, node, references_of(pod))
         self._references(changes, added_only=True)
         if was != node:
             terminating = bool(_meta(pod).get("deletionTimestamp"))

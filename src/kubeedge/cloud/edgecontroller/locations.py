@@ -16,19 +16,20 @@ edge needs as much as any other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from kubeedge.api.podrefs import pod_references
 
 __all__ = [
     "CONFIGMAP",
     "SECRET",
     "SERVICEACCOUNT",
     "LocationCache",
-    "PodReferences",
     "Reference",
     "ReferenceChange",
-    "pod_references",
+    "references_of",
 ]
 
 Obj = Mapping[str, Any]
@@ -37,10 +38,6 @@ Obj = Mapping[str, Any]
 CONFIGMAP = "configmap"
 SECRET = "secret"
 SERVICEACCOUNT = "serviceaccount"
-
-# Volume plugins whose credentials are a secret named in `secretRef`.
-_SECRET_REF_VOLUMES = ("cephfs", "cinder", "flexVolume", "iscsi", "rbd", "scaleIO", "storageos")
-
 
 @dataclass(frozen=True, slots=True)
 class Reference:
@@ -52,61 +49,14 @@ class Reference:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class PodReferences:
-    config_maps: frozenset[str]
-    secrets: frozenset[str]
-    service_accounts: frozenset[str]
-
-    def references(self, namespace: str) -> set[Reference]:
-        refs = {Reference(CONFIGMAP, namespace, n) for n in self.config_maps}
-        refs |= {Reference(SECRET, namespace, n) for n in self.secrets}
-        refs |= {Reference(SERVICEACCOUNT, namespace, n) for n in self.service_accounts}
-        return refs
-
-
-def _name(obj: Any, key: str = "name") -> str:
-    return str(obj.get(key) or "") if isinstance(obj, Mapping) else ""
-
-
-def _containers(spec: Obj) -> Iterator[Obj]:
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(key) or ():
-            if isinstance(container, Mapping):
-                yield container
-
-
-def pod_references(pod: Obj) -> PodReferences:
-    """The configmaps, secrets and service account a pod refers to, by name."""
-    spec = pod.get("spec") or {}
-    config_maps: set[str] = set()
-    secrets: set[str] = set()
-    for ref in spec.get("imagePullSecrets") or ():
-        secrets.add(_name(ref))
-    for container in _containers(spec):
-        for env in container.get("env") or ():
-            value_from = (env or {}).get("valueFrom") or {}
-            config_maps.add(_name(value_from.get("configMapKeyRef")))
-            secrets.add(_name(value_from.get("secretKeyRef")))
-        for env_from in container.get("envFrom") or ():
-            config_maps.add(_name((env_from or {}).get("configMapRef")))
-            secrets.add(_name((env_from or {}).get("secretRef")))
-    for volume in spec.get("volumes") or ():
-        volume = volume or {}
-        config_maps.add(_name(volume.get("configMap")))
-        secrets.add(_name(volume.get("secret"), "secretName"))
-        for source in (volume.get("projected") or {}).get("sources") or ():
-            config_maps.add(_name((source or {}).get("configMap")))
-            secrets.add(_name((source or {}).get("secret")))
-        for plugin in _SECRET_REF_VOLUMES:
-            secrets.add(_name((volume.get(plugin) or {}).get("secretRef")))
-        secrets.add(_name(volume.get("azureFile"), "secretName"))
-        secrets.add(_name((volume.get("csi") or {}).get("nodePublishSecretRef")))
-    # The ServiceAccount admission plugin sets "default" when a pod names none.
-    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    return PodReferences(
-        frozenset(config_maps - {""}), frozenset(secrets - {""}), frozenset({str(account)})
-    )
+def references_of(pod: Obj) -> set[Reference]:
+    """The configmaps, secrets and service account `pod` names, in its namespace."""
+    namespace = str((pod.get("metadata") or {}).get("namespace") or "")
+    refs = pod_references(pod)
+    out = {Reference(CONFIGMAP, namespace, n) for n in refs.config_maps}
+    out |= {Reference(SECRET, namespace, n) for n in refs.secrets}
+    out |= {Reference(SERVICEACCOUNT, namespace, n) for n in refs.service_accounts}
+    return out
 
 
 @dataclass(frozen=True, slots=True)

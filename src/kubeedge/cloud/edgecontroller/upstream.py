@@ -45,6 +45,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from kubeedge.api.placement import EDGE_ROLE_LABEL
 from kubeedge.client import kubeconfig
 from kubeedge.client.errors import APIConnectionError, APIError
 from kubeedge.client.resources import Resource, ResourceRef
@@ -114,7 +115,6 @@ CLOUDCORE_ANNOTATION = "cloudcore"
 # KubeEdge records an edge's NVIDIA GPUs (NodeStatusRequest.ExtendResources) here.
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_STATUS_ANNOTATION = "huawei.com/gpu-status"
-EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 # Conflicting status writes are retried this often with a fresh read.
 CONFLICT_RETRIES = 3
 

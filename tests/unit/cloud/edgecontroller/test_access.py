@@ -12,7 +12,7 @@ from kubeedge.cloud.edgecontroller.locations import (
     SECRET,
     SERVICEACCOUNT,
     LocationCache,
-    pod_references,
+    references_of,
 )
 from kubeedge.cloud.edgecontroller.upstream import refresh_heartbeats, split_reserved_labels
 
@@ -25,7 +25,7 @@ def _access() -> EdgeAccess:
            "spec": {"nodeName": "a", "serviceAccountName": "robot",
                     "containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "s"}}]}],
                     "volumes": [{"name": "v", "configMap": {"name": "cfg"}}]}}
-    locations.set_pod("ns/web", "a", pod_references(pod).references("ns"))
+    locations.set_pod("ns/web", "a", references_of(pod))
     return EdgeAccess(locations)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubeedge.api.podrefs import pod_references
 from kubeedge.cloud.edgecontroller.downstream import Downstream, pod_spec_changed
 from kubeedge.cloud.edgecontroller.locations import (
     CONFIGMAP,
@@ -13,7 +14,7 @@ from kubeedge.cloud.edgecontroller.locations import (
     SERVICEACCOUNT,
     LocationCache,
     Reference,
-    pod_references,
+    references_of,
 )
 from kubeedge.messaging.codec import decode_message, encode_message
 from kubeedge.messaging.message import Message
@@ -249,8 +250,8 @@ def test_pod_references_cover_every_place_a_pod_names_them() -> None:
     assert refs.secrets == {"pull", "env-sec", "from-sec", "vol-sec", "proj-sec"}
     assert refs.service_accounts == {"robot"}
     assert pod_references({"spec": {}}).service_accounts == {"default"}
-    assert Reference(SERVICEACCOUNT, "ns", "robot") in refs.references("ns")
-    assert Reference(SECRET, "ns", "pull") in refs.references("ns")
+    assert Reference(SERVICEACCOUNT, "ns", "robot") in references_of(p)
+    assert Reference(SECRET, "ns", "pull") in references_of(p)
 
 
 def test_spec_changed_ignores_resource_version_and_status() -> None:
