@@ -55,3 +55,23 @@ def test_cloudcore_cannot_make_itself_cluster_admin(cloud: Cloud) -> None:
     refused = _apply(cloud, binding, kubeconfig=cloudcore, check=False)
     assert refused.returncode == 1
     assert "not currently held" in refused.stderr
+
+
+def test_cloudcore_may_act_as_an_edge_node_and_as_no_one_else(cloud: Cloud) -> None:
+    """EdgeController makes an edge's requests as that node, so the node authorizer
+    judges them; cloudcore may not take any other identity that way."""
+    cloudcore = cloud.root / "etc/kubeedge/cloudcore.kubeconfig"
+    as_node = cloud.kubectl("auth", "whoami", "-o", "json", "--as=system:node:edge-x",
+                            "--as-group=system:nodes", kubeconfig=cloudcore)
+    info = json.loads(as_node.stdout)["status"]["userInfo"]
+    assert info["username"] == "system:node:edge-x"
+    assert "system:nodes" in info["groups"]
+    # As that node, only what the node authorizer allows: not another node's secrets.
+    denied = cloud.kubectl("get", "secrets", "-n", "kube-system", "--as=system:node:edge-x",
+                           "--as-group=system:nodes", kubeconfig=cloudcore, check=False)
+    assert denied.returncode == 1 and "forbidden" in denied.stderr.lower()
+    for args in (["--as=admin"], ["--as=system:node:edge-x", "--as-group=system:masters"],
+                 ["--as=system:node:"]):
+        refused = cloud.kubectl("get", "pods", *args, kubeconfig=cloudcore, check=False)
+        assert refused.returncode == 1, args
+        assert "cannot impersonate" in refused.stderr, (args, refused.stderr)

@@ -32,7 +32,12 @@ from kubeedge.apiserver.authz.chain import (
 from kubeedge.apiserver.authz.escalation import RBAC_RESOURCES, check_no_escalation
 from kubeedge.apiserver.authz.node import NodeAuthorizer
 from kubeedge.apiserver.authz.rbac import RBAC_GROUP, RBACAuthorizer
-from kubeedge.apiserver.authz.types import RequestAttributes, UserInfo
+from kubeedge.apiserver.authz.types import (
+    NODE_USER_PREFIX,
+    NODES_GROUP,
+    RequestAttributes,
+    UserInfo,
+)
 from kubeedge.apiserver.caches import ByName, PodsByNode, RBACCache, ResourceCache
 from kubeedge.apiserver.crds import CRDController
 from kubeedge.apiserver.discovery import AGGREGATED_CONTENT_TYPE, Discovery, wants_aggregated
@@ -89,7 +94,8 @@ CONTROLLER_POLICY: tuple[dict[str, Any], ...] = (
     # cloudcore runs the controller manager and the scheduler. Its garbage collector and
     # namespace controller act on every resource (kube's generic-garbage-collector and
     # namespace-controller roles read and delete `*`), so the role covers all
-    # resources, but never RBAC escalation, binding or impersonation.
+    # resources, but never RBAC escalation or binding; it may impersonate edge nodes
+    # only (`_cloudcore_as_node`).
     {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
      "metadata": {"name": "system:kubeedge:cloudcore",
                   "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
@@ -106,6 +112,18 @@ CONTROLLER_POLICY: tuple[dict[str, Any], ...] = (
      "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
                    "name": CLOUDCORE_USER}]},
 )
+
+def _cloudcore_as_node(user: UserInfo, name: str, groups: list[str], uid: str,
+                       extra: dict[str, list[str]]) -> bool:
+    """cloudcore may speak as an edge node and as nothing else: EdgeController makes an
+    edge's requests as `system:node:<name>` in `system:nodes`, so the node authorizer
+    and NodeRestriction judge them as they judge a kubelet. RBAC cannot say "users
+    named system:node:*", and a grant to impersonate any user would let cloudcore act
+    as an administrator; so this one pairing is built in, as the node authorizer is."""
+    return (user.name == CLOUDCORE_USER and name.startswith(NODE_USER_PREFIX)
+            and len(name) > len(NODE_USER_PREFIX) and set(groups) <= {NODES_GROUP}
+            and not uid and not extra)
+
 
 VERSION_INFO = {
     # The installed kubectl is a dispatcher that picks its binary from the minor
@@ -441,8 +459,10 @@ class APIServer:
         if wanted is None:
             return user
         name, groups, uid, extra = wanted
-        checks: list[tuple[str, str, str]] = []  # (api group, resource, name)
         parts = name.split(":")
+        if _cloudcore_as_node(user, name, groups, uid, extra):
+            return UserInfo(name, (NODES_GROUP, "system:authenticated"), "", {})
+        checks: list[tuple[str, str, str]] = []  # (api group, resource, name)
         service_account = (len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]
                            and all(parts[2:]))
         if service_account:
