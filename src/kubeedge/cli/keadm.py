@@ -104,19 +104,141 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
 
 
 @main.command()
+@click.argument("kind", required=False, type=click.Choice(["cloud", "edge"]))
 @click.option("--root", default="/", show_default=True)
 @click.option("--force", is_flag=True, help="Reset without asking for confirmation.")
-def reset(root: str, force: bool) -> None:
-    """Stop what `keadm init` started under --root and remove its state."""
+def reset(kind: str | None, root: str, force: bool) -> None:
+    """Stop what `keadm init` (cloud) or `keadm join` (edge) started under --root and
+    remove its state. Without KIND, whatever this root holds is reset."""
+    from kubeedge.cloud import setup_edge
+
     root_path = Path(root).expanduser().resolve()
+    edge_here = (setup_edge.EdgeLayout(root_path).config.exists()
+                 or setup_edge.edgecore_pid(root_path) is not None)
+    kinds = [kind] if kind else (
+        (["edge"] if edge_here else []) + (["cloud"] if setup_edge.holds_cloud(root_path)
+                                           or not edge_here else []))
+    what = " and ".join("the edge node" if k == "edge" else "the control plane"
+                        for k in kinds)
     if not force and sys.stdin.isatty() and not click.confirm(
-        f"[reset] This will stop the control plane under {root_path} and delete its state. "
+        f"[reset] This will stop {what} under {root_path} and delete its state. "
         "Continue?", default=False,
     ):
         _fail("reset cancelled")
-    for line in setup.reset(root_path):
-        click.echo(f"[reset] {line}")
+    for k in kinds:
+        lines = (setup_edge.remove_edge(root_path) if k == "edge"
+                 else setup.reset(root_path))
+        for line in lines:
+            click.echo(f"[reset] {line}")
     click.echo("[reset] done")
+
+
+@main.command()
+@click.option("--root", default="/", show_default=True,
+              help="Root of the cloud installation whose admin kubeconfig to use.")
+@click.option("--kube-config", default="",
+              help="Kubeconfig of an administrator (default: the admin kubeconfig "
+                   "`keadm init` wrote under --root).")
+def gettoken(root: str, kube_config: str) -> None:
+    """Print the token edge nodes join with (Secret kubeedge/tokensecret)."""
+    import asyncio
+
+    from kubeedge.client.errors import APIError
+    from kubeedge.cloud import setup_edge
+
+    path = Path(kube_config).expanduser() if kube_config else setup_edge.admin_kubeconfig(
+        Path(root).expanduser().resolve())
+    if not path.exists():
+        _fail(f"kubeconfig {path} not found: run `keadm init` first on this host, or pass "
+              "--kube-config")
+    try:
+        token = asyncio.run(setup_edge.get_token(path))
+    except setup_edge.JoinError as exc:
+        _fail(str(exc))
+        return
+    except APIError as exc:
+        _fail(f"failed to read Secret kubeedge/tokensecret: {exc}")
+        return
+    except OSError as exc:
+        _fail(f"failed to reach the API server with {path}: {exc}")
+        return
+    click.echo(token)
+
+
+@main.command()
+@click.option("-e", "--cloudcore-ipport", default="",
+              help="IP:port of CloudHub's WebSocket server (e.g. 192.168.1.10:10000).")
+@click.option("-t", "--token", default="", help="The token `keadm gettoken` printed.")
+@click.option("-i", "--edgenode-name", default="",
+              help="The node's name (default: this host's name).")
+@click.option("-s", "--certport", type=int, default=10002, show_default=True,
+              help="CloudCore's certificate service port.")
+@click.option("-l", "--labels", default="", help="Node labels, key=value,key2=value2.")
+@click.option("-p", "--remote-runtime-endpoint", default="",
+              help="CRI endpoint (unix:///run/containerd/containerd.sock); selects the "
+                   "CRI runtime instead of the process runtime.")
+@click.option("--cgroupdriver", default="cgroupfs", show_default=True,
+              help="cgroupfs or systemd.")
+@click.option("--hub-protocol", default="websocket", show_default=True,
+              help="websocket (quic is not built).")
+@click.option("--root", default="/", show_default=True,
+              help="Directory every path of this edge hangs off.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Set an EdgeCore config field, e.g. modules.edgeHub.heartbeat=5 "
+                   "(repeatable).")
+@click.option("--timeout", type=float, default=300.0, show_default=True,
+              help="Seconds to wait for the node to join.")
+def join(cloudcore_ipport: str, token: str, edgenode_name: str, certport: int, labels: str,
+         remote_runtime_endpoint: str, cgroupdriver: str, hub_protocol: str, root: str,
+         sets: tuple[str, ...], timeout: float) -> None:
+    """Join this host to the cloud as an edge node: write edgecore.yaml, start edgecore
+    and wait until the cloud has its Node, status and Lease."""
+    from kubeedge.cloud import setup_edge
+    from kubeedge.config.checks import ConfigError as FieldError
+
+    root_path = Path(root).expanduser().resolve()
+    flags = setup_edge.JoinFlags(
+        cloudcore_ipport=cloudcore_ipport, token=token, root=str(root_path),
+        edgenode_name=edgenode_name, certport=certport, labels=labels,
+        remote_runtime_endpoint=remote_runtime_endpoint, cgroupdriver=cgroupdriver,
+        hub_protocol=hub_protocol, sets=sets)
+    try:
+        config = setup_edge.join_config(flags)
+    except FieldError as exc:
+        _fail(f"invalid flag value: {exc}")
+        return
+    layout = setup_edge.EdgeLayout(root_path)
+    running = setup_edge.edgecore_pid(root_path)
+    if running is not None or layout.config.exists():
+        _fail(f"an edge node is already set up under {root_path}"
+              + (f" (edgecore pid {running})" if running else "")
+              + f"; run `keadm reset edge --root {root_path}` first")
+    if setup_edge.holds_cloud(root_path):
+        _fail(f"{root_path} holds a cloud installation (keadm init); join the edge under "
+              "another --root")
+    click.echo(f"[join] node {config.node_name}: cloudcore "
+               f"{config.modules.edge_hub.websocket.server}, certificates from "
+               f"{config.modules.edge_hub.http_server}")
+    try:
+        config_path = setup_edge.write_config(config)
+    except PermissionError as exc:
+        _fail(f"{exc}; choose a --root you can write to")
+        return
+    click.echo(f"[join] wrote {config_path}")
+    pid = setup_edge.start_edgecore(config_path, root_path)
+    click.echo(f"[join] started edgecore (pid {pid}, log {layout.log})")
+    try:
+        setup_edge.wait_joined(root_path, pid, timeout,
+                               progress=lambda line: click.echo(f"[join] {line}"))
+    except setup_edge.JoinError as exc:
+        setup_edge.stop_pid(pid)
+        setup_edge.remove_edge(root_path)
+        _fail(f"join failed: {exc}\n(edgecore stopped; its config, certificates and "
+              "state removed)")
+        return
+    click.echo(f"[join] edge node {config.node_name} joined; edgecore keeps running "
+               f"(pid {pid}). Check it on the cloud with `kubectl get node "
+               f"{config.node_name}`.")
 
 
 if __name__ == "__main__":

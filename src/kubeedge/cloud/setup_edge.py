@@ -1,0 +1,364 @@
+"""What `keadm gettoken`, `keadm join` and `keadm reset edge` do (specs/kubeedge.md §4, §8).
+
+- `get_token`: on the cloud host, the join token from Secret `kubeedge/tokensecret`
+  (`tokendata`), read with the admin kubeconfig under the root (or `--kube-config`).
+- `join_config`: the flags checked and turned into the EdgeCore config keadm writes to
+  `etc/kubeedge/config/edgecore.yaml` (websocket server, `httpServer
+  https://<host>:<certport>`, token, node name, labels, CRI endpoint, cgroup driver,
+  `--set` overrides), validated by the config model (rule 7).
+- `start_edgecore` / `wait_joined`: edgecore started detached with its log under the
+  root, then followed through its state file (`kubeedge.edge.core`) until the cloud has
+  acknowledged the Node's registration, status and Lease, the process dies, or the
+  deadline passes; each failure carries edgecore's own reason (`token validation
+  failure`, `failed to validate CA certificate`, connection refused).
+- `remove_edge`: edgecore stopped and every file of this edge removed (a failed join and
+  `keadm reset edge` both use it), so a refused join leaves no certificate, pid or config.
+
+Lives beside `cloud/setup.py` because keadm serves both sides; nothing here runs in
+edgecore itself (rule 9 holds for the edge process, not for keadm).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from kubeedge.cloud import setup
+from kubeedge.config import edgecore
+from kubeedge.config.checks import (
+    ConfigError,
+    check_host_port,
+    check_label_key,
+    check_label_value,
+    check_port,
+)
+from kubeedge.durable import atomic_write
+from kubeedge.edge.core import EdgeLayout, Phase, read_state
+
+EDGECORE_MARK = "kubeedge.cli.edgecore"
+TOKEN_SECRET_HINT = ("the join token is not there yet: Secret kubeedge/tokensecret does not "
+                     "exist. Is cloudcore running with CloudHub (keadm init), and has it "
+                     "had a moment to create it?")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class JoinError(RuntimeError):
+    """A join that failed; the message says why, in edgecore's words when it has them."""
+
+
+# --------------------------------------------------------------------------- gettoken
+
+
+def admin_kubeconfig(root: str | Path) -> Path:
+    return setup.Layout(Path(root)).admin_kubeconfig
+
+
+async def get_token(kubeconfig_path: str | Path) -> str:
+    """The token `keadm gettoken` prints (Secret kubeedge/tokensecret, key tokendata)."""
+    from kubeedge.client.rest import APIClient
+    from kubeedge.cloud.certs.edge_ca import (
+        TOKEN_DATA,
+        TOKEN_SECRET,
+        get_secret,
+        secret_bytes,
+    )
+
+    async with APIClient(str(kubeconfig_path)) as client:
+        secret = await get_secret(client, TOKEN_SECRET)
+    if secret is None:
+        raise JoinError(TOKEN_SECRET_HINT)
+    return secret_bytes(secret, TOKEN_DATA).decode().strip()
+
+
+# --------------------------------------------------------------------------- flags
+
+
+def check_token(token: str) -> str:
+    """`--token`: `<64 hex CA hash>.<JWT header>.<payload>.<signature>` (spec §4)."""
+    token = token.strip()
+    if not token:
+        raise ConfigError("--token: required; run `keadm gettoken` on the cloud host")
+    parts = token.split(".")
+    if len(parts) != 4 or not all(parts):
+        raise ConfigError(f"--token: expected 4 dot-separated parts (<CA hash>.<JWT>), got "
+                          f"{len(parts)}; copy the whole output of `keadm gettoken`")
+    if not _HEX64.fullmatch(parts[0]):
+        raise ConfigError("--token: the first part must be the CA's SHA-256 in hex "
+                          "(64 characters); copy the whole output of `keadm gettoken`")
+    return token
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """`--labels k=v,k2=v2` (KubeEdge's `-l`), each key and value checked."""
+    labels: dict[str, str] = {}
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--labels: {item!r} is not key=value")
+        check_label_key("--labels", key.strip())
+        check_label_value(f"--labels[{key.strip()}]", value.strip())
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def _host(ipport: str) -> str:
+    return ipport.rpartition(":")[0]
+
+
+def _apply_set(raw: dict[str, Any], item: str) -> None:
+    """One `--set path.to.field=value` (YAML value) on the raw EdgeCore config."""
+    import yaml
+
+    path, sep, text = item.partition("=")
+    if not sep or not path.strip():
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. "
+                          "modules.edgeHub.heartbeat=5")
+    keys = path.strip().split(".")
+    node: Any = raw
+    for i, key in enumerate(keys[:-1]):
+        child = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {path}: {'.'.join(keys[:i + 1])} is not a section "
+                              "of the EdgeCore config")
+        node = child
+    if keys[-1] not in node and not (keys[-2:-1] and keys[-2] in ("nodeLabels",
+                                                                   "extraCapacity")):
+        raise ConfigError(f"--set {path}: unknown field {keys[-1]!r}; known here: "
+                          + ", ".join(sorted(node)))
+    try:
+        node[keys[-1]] = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class JoinFlags:
+    cloudcore_ipport: str
+    token: str
+    root: str = "/"
+    edgenode_name: str = ""
+    certport: int = 10002
+    labels: str = ""
+    remote_runtime_endpoint: str = ""
+    cgroupdriver: str = "cgroupfs"
+    hub_protocol: str = "websocket"
+    sets: tuple[str, ...] = ()
+
+
+def join_config(flags: JoinFlags) -> edgecore.EdgeCoreConfig:
+    """The EdgeCore config `keadm join` writes, validated; `ConfigError` names the flag
+    or field at fault."""
+    if not flags.cloudcore_ipport:
+        raise ConfigError("--cloudcore-ipport: required, e.g. --cloudcore-ipport=IP:10000")
+    check_host_port("--cloudcore-ipport", flags.cloudcore_ipport)
+    token = check_token(flags.token)
+    check_port("--certport", flags.certport)
+    if flags.hub_protocol != "websocket":
+        raise ConfigError(f"--hub-protocol: {flags.hub_protocol!r} is not supported; this "
+                          "edge speaks websocket (QUIC is not built)")
+    if flags.cgroupdriver not in ("cgroupfs", "systemd"):
+        raise ConfigError(f"--cgroupdriver: {flags.cgroupdriver!r} must be cgroupfs or "
+                          "systemd")
+    labels = parse_labels(flags.labels)
+    host = _host(flags.cloudcore_ipport)
+    raw = msgspec.to_builtins(edgecore.EdgeCoreConfig(root=flags.root))
+    edged, hub = raw["modules"]["edged"], raw["modules"]["edgeHub"]
+    if flags.edgenode_name:
+        edged["hostnameOverride"] = flags.edgenode_name
+    edged["nodeLabels"] = labels
+    kubelet = edged["tailoredKubeletConfig"]
+    kubelet["cgroupDriver"] = flags.cgroupdriver
+    if flags.remote_runtime_endpoint:
+        # KubeEdge writes it to both CRI endpoints; here it also selects the CRI runtime.
+        edged["runtimeType"] = "remote"
+        kubelet["containerRuntimeEndpoint"] = flags.remote_runtime_endpoint
+        kubelet["imageServiceEndpoint"] = flags.remote_runtime_endpoint
+    hub["websocket"]["server"] = flags.cloudcore_ipport
+    hub["quic"]["server"] = f"{host}:10001"
+    hub["httpServer"] = f"https://{host}:{flags.certport}"
+    hub["token"] = token
+    raw["modules"]["edgeStream"]["server"] = f"{host}:10004"
+    for item in flags.sets:
+        _apply_set(raw, item)
+    try:
+        return edgecore.from_builtins(raw)
+    except ConfigError as exc:
+        name = flags.edgenode_name and "hostnameOverride" in str(exc)
+        raise ConfigError(f"--edgenode-name: {exc}" if name else str(exc)) from None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def holds_cloud(root: Path) -> bool:
+    layout = setup.Layout(root)
+    return layout.apiserver_config.exists() or layout.cloudcore_config.exists()
+
+
+def edgecore_pid(root: Path) -> int | None:
+    return setup.pid_alive(EdgeLayout(root).pid, EDGECORE_MARK)
+
+
+def write_config(config: edgecore.EdgeCoreConfig) -> Path:
+    """edgecore.yaml, 0600 (it holds the token until edgecore removes it)."""
+    path = EdgeLayout(config.root).config
+    atomic_write(path, edgecore.dump(config).encode(), 0o600)
+    return path
+
+
+def start_edgecore(config_path: Path, root: Path) -> int:
+    """edgecore detached from the terminal, logging to var/log/kubeedge/edgecore.log."""
+    layout = EdgeLayout(root)
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    for stale in (layout.state, layout.pid):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    log = open(layout.log, "ab")  # noqa: SIM115 - handed to the child
+    with log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", EDGECORE_MARK, "--config", str(config_path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    return proc.pid
+
+
+_PROGRESS = {
+    Phase.STARTING: "edgecore started",
+    Phase.BOOTSTRAPPING: "requesting a certificate from cloudcore with the token",
+    Phase.CONNECTING: "certificate in place; connecting to cloudcore",
+    Phase.CONNECTED: "connected to cloudcore; registering the node",
+    Phase.READY: "node registered; status and lease acknowledged by the cloud",
+}
+
+
+def _exited(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return not setup.process_running(pid)
+
+
+def wait_joined(root: Path, pid: int, timeout: float,
+                progress: Callable[[str], None] = lambda _: None,
+                poll: float = 0.05) -> dict[str, Any]:
+    """Follow edgecore until its node is acknowledged (the final state), or raise
+    `JoinError` with the reason: edgecore's own error when it stopped, the last
+    connection or registration error at the deadline."""
+    layout = EdgeLayout(root)
+    deadline = time.monotonic() + timeout
+    shown: set[str] = set()
+    state: dict[str, Any] | None = None
+    while True:
+        state = read_state(layout.state) or state
+        phase = (state or {}).get("phase", "")
+        if phase in _PROGRESS and phase not in shown:
+            shown.add(phase)
+            progress(_PROGRESS[phase])
+        if phase == Phase.READY:
+            return state or {}
+        if phase == Phase.FAILED or _exited(pid):
+            state = read_state(layout.state) or state or {}
+            reason = state.get("error") or _last_error_line(layout.log)
+            raise JoinError(f"edgecore stopped: {reason}")
+        if time.monotonic() > deadline:
+            reason = (state or {}).get("error") or "no answer from cloudcore"
+            raise JoinError(f"the node did not join within {timeout:g}s ({phase or 'no state'}"
+                            f"): {reason}")
+        time.sleep(poll)
+
+
+def _last_error_line(log: Path) -> str:
+    lines = setup.tail(log, 40).splitlines()
+    for line in reversed(lines):
+        if "ERROR" in line or line.startswith("error:"):
+            return line
+    return lines[-1] if lines else "(no log)"
+
+
+def _edge_files(root: Path, config: edgecore.EdgeCoreConfig | None) -> Iterator[Path]:
+    """Every file an edge keeps (for a root shared with a cloud, where whole
+    directories may not go)."""
+    layout = EdgeLayout(root)
+    hub = config.modules.edge_hub if config is not None else edgecore.EdgeHub()
+    base = str(root)
+    from kubeedge.config.checks import under_root
+
+    for name in (hub.tls_ca_file, hub.tls_cert_file, hub.tls_private_key_file):
+        path = under_root(base, name)
+        yield path
+        yield path.with_name(path.name + ".new")
+    yield under_root(base, "etc/kubeedge/bootstrap-edgecore.conf")
+    yield layout.config
+    db = under_root(base, config.database.data_source if config is not None
+                    else edgecore.DataBase().data_source)
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        yield Path(f"{db}{suffix}")
+    yield layout.pid
+    yield layout.state
+    yield layout.log
+
+
+def _prune_empty(path: Path, stop: Path) -> None:
+    while path != stop and stop in path.parents:
+        try:
+            path.rmdir()
+        except OSError:
+            return
+        path = path.parent
+
+
+def remove_edge(root: Path, *, remove_logs: bool = True) -> list[str]:
+    """Stop edgecore and remove this edge's files. Returns what was done."""
+    layout = EdgeLayout(root)
+    done: list[str] = []
+    if setup.stop(layout.pid, command_mark=EDGECORE_MARK):
+        done.append("stopped edgecore")
+    config: edgecore.EdgeCoreConfig | None = None
+    with contextlib.suppress(ConfigError, OSError):
+        config = edgecore.load(layout.config)
+    if not holds_cloud(root):
+        for directory in (layout.etc, layout.lib, layout.run,
+                          *((layout.logs,) if remove_logs else ())):
+            if directory.exists():
+                shutil.rmtree(directory)
+                done.append(f"removed {directory}")
+        for directory in (layout.etc.parent, layout.lib.parent, layout.run.parent,
+                          layout.logs.parent):
+            _prune_empty(directory, root)
+        return done
+    for path in _edge_files(root, config):
+        if path == layout.log and not remove_logs:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            done.append(f"removed {path}")
+    return done
+
+
+def stop_pid(pid: int, timeout: float = 15.0) -> None:
+    """Stop a just-started edgecore by pid (before its pid file exists)."""
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not _exited(pid):
+        time.sleep(0.05)
+    if not _exited(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while not _exited(pid):
+            time.sleep(0.05)

@@ -1,0 +1,275 @@
+"""The edgecore process: the edge modules on one bus, started and stopped together.
+
+Owns (specs/kubeedge.md §1 "EdgeCore modules", §6, §8):
+- the process's `ModuleBus`, the edge database (`MetaStore` at `database.dataSource`,
+  KubeEdge's `var/lib/kubeedge/edgecore.db` under the root), EdgeHub (certificate
+  bootstrap, the session with CloudHub) and the node module (`edge/node.py`: Node
+  registration, status and Lease);
+- after a bootstrap from the token, the token removed from edgecore.yaml (KubeEdge does
+  the same once the certificate is in place) and `edgecoreVersion` written back;
+- the pid file `var/run/kubeedge/edgecore.pid` and the state file
+  `var/run/kubeedge/edgecore.state` (JSON: phase, connected, registered, acknowledged
+  reports, the last error). The state file is ours: `keadm join` waits on it, since the
+  edge cannot read the API to see its Node Ready;
+- SIGTERM/SIGINT: modules stopped, the hub closed, the database flushed and closed, the
+  pid file removed.
+
+Pods (edged's runtime) are the next issue. Must never import anything from cloud/,
+apiserver/, store/, controllers/ or scheduler/ (rule 9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from kubeedge import __version__
+from kubeedge.config.edgecore import EdgeCoreConfig
+from kubeedge.durable import atomic_write
+from kubeedge.edge.node import NodeModule, NodeSettings
+
+__all__ = ["EdgeCore", "EdgeLayout", "Phase", "preflight", "read_state"]
+
+log = logging.getLogger(__name__)
+
+
+class Phase:
+    """The phases edgecore reports in its state file, in order."""
+
+    STARTING = "starting"
+    BOOTSTRAPPING = "bootstrapping"  # getting a certificate with the token
+    CONNECTING = "connecting"  # certificate in place, dialling CloudHub
+    CONNECTED = "connected"  # session open, node not acknowledged yet
+    READY = "ready"  # Node registered, status and Lease acknowledged by the cloud
+    FAILED = "failed"  # edgecore stopped on an error it cannot retry
+    STOPPED = "stopped"
+
+
+class EdgeLayout:
+    """Where one edge installation keeps its files under the root (rule 8)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc/kubeedge"
+
+    @property
+    def config(self) -> Path:
+        return self.etc / "config/edgecore.yaml"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "var/run/kubeedge"
+
+    @property
+    def pid(self) -> Path:
+        return self.run / "edgecore.pid"
+
+    @property
+    def state(self) -> Path:
+        return self.run / "edgecore.state"
+
+    @property
+    def lib(self) -> Path:
+        return self.root / "var/lib/kubeedge"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "var/log/kubeedge"
+
+    @property
+    def log(self) -> Path:
+        return self.logs / "edgecore.log"
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """The state file's content, or None while there is none (or it is being replaced)."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def preflight(config: EdgeCoreConfig) -> str | None:
+    """Why edgecore cannot start, found before it writes anything (None: go on): no
+    certificate and no token to get one with."""
+    from kubeedge.edge.hub.certificates import BOOTSTRAP_TOKEN_FILE
+
+    hub = config.modules.edge_hub
+    if config.path(hub.tls_cert_file).exists() and config.path(
+            hub.tls_private_key_file).exists():
+        return None
+    if hub.token.strip():
+        return None
+    token_file = config.path(BOOTSTRAP_TOKEN_FILE)
+    with contextlib.suppress(OSError):
+        if token_file.read_text().strip():
+            return None
+    return (f"no certificate for node {config.node_name} at {config.path(hub.tls_cert_file)} "
+            f"and no token in modules.edgeHub.token or in {token_file}: run `keadm gettoken` "
+            "on the cloud and pass it to `keadm join --token`")
+
+
+class StateFile:
+    """The state file, rewritten atomically on every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.state: dict[str, Any] = {"pid": os.getpid(), "phase": Phase.STARTING,
+                                      "connected": False, "registered": False,
+                                      "statusAcks": 0, "leaseAcks": 0, "error": ""}
+
+    def update(self, **values: Any) -> None:
+        changed = {k: v for k, v in values.items() if self.state.get(k) != v}
+        if not changed:
+            return
+        self.state.update(changed)
+        self.state["updated"] = time.time()
+        try:
+            atomic_write(self.path, json.dumps(self.state).encode(), 0o644)
+        except OSError as exc:
+            log.warning("state file %s not written: %s", self.path, exc)
+
+
+class EdgeCore:
+    """`EdgeCore(config, config_path)`; `await run()` until `stop()` or a signal."""
+
+    def __init__(self, config: EdgeCoreConfig, config_path: str | Path | None = None) -> None:
+        self.config = config
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.layout = EdgeLayout(config.root)
+        self.state = StateFile(self.layout.state)
+        self.store: Any = None
+        self.hub: Any = None
+        self.node: NodeModule | None = None
+        self._stop = asyncio.Event()
+        self._watch: asyncio.Task[None] | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the database, get a certificate (bootstrap from the token if needed;
+        `BootstrapError` if that fails) and start the modules."""
+        from kubeedge.edge.hub import EdgeHub
+        from kubeedge.edge.metamanager.store import MetaStore
+        from kubeedge.messaging.bus import ModuleBus
+
+        self.layout.run.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.layout.pid, f"{os.getpid()}\n".encode(), 0o644)
+        self.state.update(phase=Phase.STARTING)
+        config = self.config
+        self.store = await MetaStore.open(config.path(config.database.data_source))
+        bus = ModuleBus()
+        self.hub = EdgeHub(config, bus, self.store, config.root)
+        self.state.update(phase=Phase.BOOTSTRAPPING)
+        await self.hub.start()
+        if self.hub.certificates.bootstrapped:
+            self._forget_token()
+        self.state.update(phase=Phase.CONNECTING)
+        self.node = NodeModule(NodeSettings.from_config(config), bus, self.hub,
+                               on_change=self._node_changed)
+        await self.node.start()
+        self._watch = asyncio.create_task(self._watch_hub(), name="edgecore-state")
+        log.info("edgecore started for node %s (cloud %s)", config.node_name,
+                 config.modules.edge_hub.websocket.server)
+
+    async def stop(self) -> None:
+        """Stop the modules, close the session and the database; idempotent."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        if self.node is not None:
+            await self.node.stop()
+            self.node = None
+        if self.hub is not None:
+            await self.hub.stop()
+            self.hub = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    async def run(self) -> int:
+        """Start, serve until SIGTERM/SIGINT (or `request_stop`), stop. The exit code."""
+        from kubeedge.edge.certs import BootstrapError
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        code = 0
+        try:
+            try:
+                await self.start()
+            except (BootstrapError, OSError, ValueError) as exc:
+                log.error("edgecore failed to start: %s", exc)
+                self.state.update(phase=Phase.FAILED, error=str(exc))
+                return 1
+            await self._stop.wait()
+            log.info("edgecore stopping")
+            self.state.update(phase=Phase.STOPPED, connected=False)
+        finally:
+            await self.stop()
+            with contextlib.suppress(FileNotFoundError):
+                self.layout.pid.unlink()
+        return code
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    # ---- state -----------------------------------------------------------------------
+
+    def _node_changed(self, values: dict[str, Any]) -> None:
+        ready = (values["registered"] and values["statusAcks"] > 0
+                 and values["leaseAcks"] > 0 and not values["nodeError"])
+        connected = self.hub is not None and self.hub.connected.is_set()
+        phase = Phase.READY if ready and connected else self.state.state["phase"]
+        self.state.update(registered=values["registered"], statusAcks=values["statusAcks"],
+                          leaseAcks=values["leaseAcks"], error=values["nodeError"],
+                          phase=phase)
+
+    async def _watch_hub(self) -> None:
+        """Mirror the hub's connection into the state file (with the reason of the last
+        failed dial while it cannot connect)."""
+        hub = self.hub
+        while True:
+            if hub.connected.is_set():
+                phase = self.state.state["phase"]
+                if phase not in (Phase.READY, Phase.CONNECTED):
+                    phase = Phase.CONNECTED
+                self.state.update(connected=True, phase=phase, error="")
+                while hub.connected.is_set():
+                    await asyncio.sleep(0.1)
+            else:
+                self.state.update(connected=False, phase=Phase.CONNECTING,
+                                  error=hub.last_error)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(hub.connected.wait(), 0.5)
+
+    def _forget_token(self) -> None:
+        """KubeEdge removes the bootstrap token from edgecore.yaml once the certificate
+        is in place (spec §4), and records the version that ran (spec §8)."""
+        path = self.config_path
+        if path is None or not path.exists():
+            return
+        import yaml
+
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+            hub = raw.setdefault("modules", {}).setdefault("edgeHub", {})
+            hub["token"] = ""
+            raw["edgecoreVersion"] = __version__
+            atomic_write(path, yaml.safe_dump(raw, sort_keys=False).encode(), 0o600)
+        except (OSError, yaml.YAMLError, AttributeError) as exc:
+            log.warning("could not remove the token from %s: %s", path, exc)

@@ -1,0 +1,585 @@
+"""The edge's Node: built from the host and the config, registered, kept Ready and leased.
+
+Owns what KubeEdge's edged does for its own Node before any pod runs (specs/kubeedge.md
+§2, §6 "Edged"; kubelet's node status setters and node lease controller):
+- `build_node`: the Node object as edged registers it: the name from
+  `modules.edged.hostnameOverride`; kubelet's well-known labels, the edge role label
+  `node-role.kubernetes.io/edge: ""` (and `agent`, KubeEdge's second role) plus
+  `nodeLabels`; capacity and allocatable from the host (`/proc`, `os`), `maxPods`,
+  `extraCapacity` and NVIDIA GPUs from `nvidia-smi`; addresses (InternalIP = `nodeIP`, or
+  the address this host reaches the cloud from; Hostname); nodeInfo with KubeEdge's
+  `v1.32.x-kubeedge-v1.yy` kubelet version; the kubelet's four conditions, Ready true;
+  `registerWithTaints`; `registerSchedulable`.
+- `NodeModule`: on every new session with the cloud, a `nodestatus` insert (register;
+  an existing Node is fine) and then a status `update`, then an update every
+  `nodeStatusUpdateFrequency` (kubelet default 10 s) and a Lease renewal every
+  `nodeLeaseDurationSeconds` x 0.25 (kubelet's renew interval fraction; 10 s of 40 s),
+  each through EdgeHub as a request whose reply (`response` "OK" / ObjectResp, or
+  operation `error`) it waits for. Resource strings are `<registerNodeNamespace>/
+  nodestatus/<node>` and `<ns>/lease/<node>` (spec §2); the cloud puts node leases in
+  `kube-node-lease` whatever the namespace.
+
+Psutil is not a runtime dependency: the host is read from `/proc` and `os` only. Must
+never import anything from cloud/, apiserver/, store/ or controllers/ (rule 9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import platform
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubeedge.config.edgecore import EdgeCoreConfig
+from kubeedge.messaging.bus import BusError, ModuleBus
+from kubeedge.messaging.message import (
+    GROUP_RESOURCE,
+    MESSAGE_OK,
+    MODULE_EDGEHUB,
+    OP_ERROR,
+    OP_INSERT,
+    OP_UPDATE,
+    Message,
+    build_message,
+)
+from kubeedge.messaging.resource import RESOURCE_LEASE, RESOURCE_NODESTATUS
+
+__all__ = [
+    "EDGE_ROLE_LABEL",
+    "GPU_RESOURCE",
+    "KUBELET_VERSION",
+    "HostInfo",
+    "NodeModule",
+    "NodeSettings",
+    "build_lease",
+    "build_node",
+    "detect_nvidia_gpus",
+    "read_host",
+]
+
+log = logging.getLogger(__name__)
+
+EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
+AGENT_ROLE_LABEL = "node-role.kubernetes.io/agent"
+GPU_RESOURCE = "nvidia.com/gpu"
+# edged's version string is `<kubernetes version>-kubeedge-<kubeedge version>` (spec §6);
+# ours names the Kubernetes version our API server speaks and the KubeEdge release we
+# follow.
+KUBELET_VERSION = "v1.32.0-kubeedge-v1.23.0"
+# The beehive source edged's requests carry (KubeEdge's modules.EdgedModuleName).
+SOURCE_EDGED = "edged"
+# kubelet's nodelease renewIntervalFraction: renew at a quarter of the lease duration.
+LEASE_RENEW_FRACTION = 0.25
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+# Go's architecture names, as kubelet reports them.
+_GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+            "armv7l": "arm", "armv6l": "arm", "i686": "386", "i386": "386",
+            "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+
+Obj = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- the host
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """What the host says about itself (read once per status report)."""
+
+    cpus: int
+    memory_bytes: int
+    storage_bytes: int
+    hostname: str
+    kernel_version: str
+    os_image: str
+    architecture: str
+    machine_id: str = ""
+    boot_id: str = ""
+    system_uuid: str = ""
+    gpus: list[str] = field(default_factory=list)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _memory_bytes() -> int:
+    """MemTotal from /proc/meminfo (kubelet's cAdvisor reads the same)."""
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            parts = line.split()
+            return int(parts[1]) * 1024
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return 0
+
+
+def _cpus() -> int:
+    with contextlib.suppress(AttributeError, OSError):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _os_image() -> str:
+    for line in _read("/etc/os-release").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.partition("=")[2].strip().strip('"')
+    return platform.system()
+
+
+def detect_nvidia_gpus(run: Callable[[list[str]], str] | None = None) -> list[str]:
+    """The NVIDIA GPUs `nvidia-smi -L` lists (`GPU 0: <model> (UUID: …)`), as names
+    `gpu0`…; empty when nvidia-smi is missing or fails."""
+    if run is None:
+        if shutil.which("nvidia-smi") is None:
+            return []
+
+        def run(argv: list[str]) -> str:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10,
+                                  check=True).stdout
+
+    try:
+        out = run(["nvidia-smi", "-L"])
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("nvidia-smi failed, reporting no GPUs: %s", exc)
+        return []
+    gpus = []
+    for line in out.splitlines():
+        head = line.strip().split(":", 1)[0]
+        if head.startswith("GPU ") and head[4:].strip().isdigit():
+            gpus.append(f"gpu{head[4:].strip()}")
+    return gpus
+
+
+def read_host(storage_path: str | Path = "/", *, detect_gpus: bool = False) -> HostInfo:
+    """The host's resources and identity from `/proc` and `os`; ephemeral storage is
+    the size of the file system holding `storage_path` (kubelet's root directory)."""
+    path = Path(storage_path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        st = os.statvfs(path)
+        storage = st.f_blocks * st.f_frsize
+    except OSError:
+        storage = 0
+    machine = platform.machine().lower()
+    return HostInfo(
+        cpus=_cpus(),
+        memory_bytes=_memory_bytes(),
+        storage_bytes=storage,
+        hostname=socket.gethostname(),
+        kernel_version=platform.release(),
+        os_image=_os_image(),
+        architecture=_GO_ARCH.get(machine, machine),
+        machine_id=_read("/etc/machine-id"),
+        boot_id=_read("/proc/sys/kernel/random/boot_id"),
+        system_uuid=_read("/sys/class/dmi/id/product_uuid"),
+        gpus=detect_nvidia_gpus() if detect_gpus else [],
+    )
+
+
+def route_address(host: str) -> str:
+    """The local address this host reaches `host` from (a UDP connect only picks the
+    route; nothing is sent), 127.0.0.1 when there is no route."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((host, 9))
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """What the Node is built from: `modules.edged` resolved."""
+
+    name: str
+    namespace: str = "default"
+    node_ip: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    extra_capacity: dict[str, str] = field(default_factory=dict)
+    detect_gpus: bool = True
+    max_pods: int = 110
+    system_reserved: dict[str, str] = field(default_factory=dict)
+    kube_reserved: dict[str, str] = field(default_factory=dict)
+    taints: list[Obj] = field(default_factory=list)
+    schedulable: bool = True
+    read_only_port: int = 10350
+    runtime_type: str = "process"
+    status_update_frequency: float = 10.0
+    lease_duration: int = 40
+    request_timeout: float = 30.0
+    storage_path: str = "/"
+
+    @classmethod
+    def from_config(cls, config: EdgeCoreConfig) -> NodeSettings:
+        edged = config.modules.edged
+        kc = edged.tailored_kubelet_config
+        server_host = config.modules.edge_hub.websocket.server.rpartition(":")[0].strip("[]")
+        node_ip = edged.node_ip or route_address(server_host or "127.0.0.1")
+        return cls(
+            name=config.node_name,
+            namespace=edged.register_node_namespace,
+            node_ip=node_ip,
+            labels=dict(edged.node_labels),
+            extra_capacity={k: str(v) for k, v in edged.extra_capacity.items()},
+            detect_gpus=edged.detect_nvidia_gpus,
+            max_pods=kc.max_pods,
+            system_reserved=dict(kc.system_reserved),
+            kube_reserved=dict(kc.kube_reserved),
+            taints=[{"key": t.key, "value": t.value, "effect": t.effect} if t.value
+                    else {"key": t.key, "effect": t.effect} for t in kc.register_with_taints],
+            schedulable=edged.register_schedulable,
+            read_only_port=kc.read_only_port,
+            runtime_type=edged.runtime_type,
+            status_update_frequency=kc.seconds("node_status_update_frequency"),
+            lease_duration=kc.node_lease_duration_seconds,
+            # A request waits for its reply as long as a remote query may (spec §6).
+            request_timeout=float(config.modules.meta_manager.remote_query_timeout),
+            storage_path=str(config.path(edged.root_directory)),
+        )
+
+    @property
+    def lease_renew_interval(self) -> float:
+        return self.lease_duration * LEASE_RENEW_FRACTION
+
+
+# --------------------------------------------------------------------------- building
+
+
+_BINARY_SUFFIXES = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
+                    "Pi": 1 << 50, "Ei": 1 << 60}
+_DECIMAL_SUFFIXES = {"m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+                     "P": 1e15, "E": 1e18}
+
+
+def _quantity(text: str) -> float:
+    """A Kubernetes quantity as a number (validated at config load)."""
+    text = text.strip()
+    for suffix, factor in _BINARY_SUFFIXES.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    for suffix, factor in sorted(_DECIMAL_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
+        if suffix and text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def _allocatable(capacity: dict[str, str], settings: NodeSettings) -> dict[str, str]:
+    """kubelet's allocatable: capacity less systemReserved and kubeReserved for cpu and
+    memory (hard eviction thresholds are not subtracted: this edge does not evict)."""
+    allocatable = dict(capacity)
+    reserved: dict[str, float] = {}
+    for table in (settings.system_reserved, settings.kube_reserved):
+        for name, value in table.items():
+            reserved[name] = reserved.get(name, 0.0) + _quantity(value)
+    if "cpu" in reserved:
+        millis = max(int(_quantity(capacity["cpu"]) * 1000 - reserved["cpu"] * 1000), 0)
+        allocatable["cpu"] = str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+    if "memory" in reserved:
+        kib = max(int((_quantity(capacity["memory"]) - reserved["memory"]) // 1024), 0)
+        allocatable["memory"] = f"{kib}Ki"
+    return allocatable
+
+
+def _capacity(settings: NodeSettings, host: HostInfo) -> dict[str, str]:
+    capacity = {
+        "cpu": str(host.cpus),
+        "memory": f"{host.memory_bytes // 1024}Ki",
+        "ephemeral-storage": f"{host.storage_bytes // 1024}Ki",
+        "pods": str(settings.max_pods),
+        # kubelet reports hugepages of each size it knows, usually zero.
+        "hugepages-2Mi": "0",
+        "hugepages-1Gi": "0",
+    }
+    if host.gpus:
+        capacity[GPU_RESOURCE] = str(len(host.gpus))
+    # extraCapacity wins over what was detected (config/edgecore.py Edged).
+    capacity.update(settings.extra_capacity)
+    return capacity
+
+
+def _micro_time(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def node_labels(settings: NodeSettings, host: HostInfo) -> dict[str, str]:
+    """kubelet's well-known labels, KubeEdge's roles, then `nodeLabels` (which win)."""
+    labels = {
+        "kubernetes.io/hostname": settings.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": host.architecture,
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": host.architecture,
+        AGENT_ROLE_LABEL: "",
+        EDGE_ROLE_LABEL: "",
+    }
+    labels.update(settings.labels)
+    return labels
+
+
+def _conditions(now: dt.datetime, since: dt.datetime) -> list[Obj]:
+    """kubelet's condition setters for a healthy node (reasons and messages as
+    kubelet writes them)."""
+    beat, moved = _time(now), _time(since)
+
+    def condition(kind: str, status: str, reason: str, message: str) -> Obj:
+        return {"type": kind, "status": status, "lastHeartbeatTime": beat,
+                "lastTransitionTime": moved, "reason": reason, "message": message}
+
+    return [
+        condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                  "kubelet has sufficient memory available"),
+        condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
+                  "kubelet has no disk pressure"),
+        condition("PIDPressure", "False", "KubeletHasSufficientPID",
+                  "kubelet has sufficient PID available"),
+        condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    ]
+
+
+def node_status(settings: NodeSettings, host: HostInfo, now: dt.datetime,
+                since: dt.datetime | None = None) -> Obj:
+    """The Node's status as edged reports it."""
+    capacity = _capacity(settings, host)
+    runtime = ("process://kubeedge-py" if settings.runtime_type == "process"
+               else "remote://cri")
+    addresses = []
+    if settings.node_ip:
+        addresses.append({"type": "InternalIP", "address": settings.node_ip})
+    addresses.append({"type": "Hostname", "address": settings.name})
+    return {
+        "capacity": capacity,
+        "allocatable": _allocatable(capacity, settings),
+        "conditions": _conditions(now, since or now),
+        "addresses": addresses,
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": settings.read_only_port}},
+        "nodeInfo": {
+            "machineID": host.machine_id,
+            "systemUUID": host.system_uuid,
+            "bootID": host.boot_id,
+            "kernelVersion": host.kernel_version,
+            "osImage": host.os_image,
+            "containerRuntimeVersion": runtime,
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": "",
+            "operatingSystem": "linux",
+            "architecture": host.architecture,
+        },
+    }
+
+
+def build_node(settings: NodeSettings, host: HostInfo, now: dt.datetime | None = None) -> Obj:
+    """The Node edged registers (see the module docstring)."""
+    now = now or dt.datetime.now(dt.UTC)
+    spec: Obj = {}
+    if settings.taints:
+        spec["taints"] = [dict(t) for t in settings.taints]
+    if not settings.schedulable:
+        spec["unschedulable"] = True
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": settings.name,
+            "labels": node_labels(settings, host),
+            # kubelet's controller-managed-attach-detach annotation.
+            "annotations": {"volumes.kubernetes.io/controller-managed-attach-detach": "true"},
+        },
+        "spec": spec,
+        "status": node_status(settings, host, now),
+    }
+
+
+def extend_resources(host: HostInfo) -> Obj:
+    """KubeEdge's NodeStatusRequest.ExtendResources: each GPU by name (the cloud keeps
+    them as Node annotations)."""
+    if not host.gpus:
+        return {}
+    return {GPU_RESOURCE: [{"name": gpu, "type": "nvidia", "capacity": "1"}
+                           for gpu in host.gpus]}
+
+
+def build_lease(settings: NodeSettings, now: dt.datetime) -> Obj:
+    """The node Lease kubelet renews (coordination.k8s.io/v1)."""
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": settings.name, "namespace": NODE_LEASE_NAMESPACE},
+        "spec": {"holderIdentity": settings.name,
+                 "leaseDurationSeconds": settings.lease_duration,
+                 "renewTime": _micro_time(now)},
+    }
+
+
+# --------------------------------------------------------------------------- the module
+
+
+class RequestFailed(Exception):
+    """The cloud answered a node request with an error, or did not answer in time."""
+
+
+def _reply_error(reply: Message) -> str | None:
+    """None when the reply says the request was carried out; else why not."""
+    if reply.route.operation == OP_ERROR:
+        return str(reply.content)
+    content = reply.content
+    if isinstance(content, dict) and "Err" in content:
+        err = content.get("Err")
+        if err:
+            status = err.get("ErrStatus") if isinstance(err, dict) else None
+            if isinstance(status, dict):
+                return str(status.get("message") or status)
+            return str(err)
+        return None
+    if isinstance(content, str) and content != MESSAGE_OK:
+        return content
+    return None
+
+
+class NodeModule:
+    """Registers the Node and keeps its status and Lease fresh through EdgeHub.
+
+    `hub` needs `connected` (an asyncio.Event set while a session is open); requests go
+    to module `websocket` with `bus.send_sync`. `on_change(state)` is told of every
+    acknowledged report and every failure (edgecore's state file). Counters are plain
+    attributes for tests.
+    """
+
+    def __init__(self, settings: NodeSettings, bus: ModuleBus, hub: Any, *,
+                 host: Callable[[], HostInfo] | None = None,
+                 wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.settings = settings
+        self._bus = bus
+        self._hub = hub
+        self._host = host or (lambda: read_host(settings.storage_path,
+                                                detect_gpus=settings.detect_gpus))
+        self._gpus: list[str] | None = None
+        self._wall = wall
+        self._on_change = on_change
+        self._since = wall()
+        self._task: asyncio.Task[None] | None = None
+        self.registered = False
+        self.status_acks = 0
+        self.lease_acks = 0
+        self.last_error = ""
+
+    def _read_host(self) -> HostInfo:
+        # nvidia-smi is asked once: GPUs do not come and go while edgecore runs.
+        host = self._host()
+        if self._gpus is None:
+            self._gpus = list(host.gpus)
+        if host.gpus != self._gpus:
+            host = HostInfo(**{**host.__dict__, "gpus": list(self._gpus)})
+        return host
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="edged-node-status")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change({"registered": self.registered, "statusAcks": self.status_acks,
+                             "leaseAcks": self.lease_acks, "nodeError": self.last_error})
+
+    async def _request(self, resource_type: str, operation: str, content: Any) -> Message:
+        s = self.settings
+        msg = build_message(GROUP_RESOURCE, "", SOURCE_EDGED,
+                            f"{s.namespace}/{resource_type}/{s.name}", operation, content)
+        try:
+            reply = await self._bus.send_sync(MODULE_EDGEHUB, msg, s.request_timeout)
+        except BusError as exc:
+            raise RequestFailed(f"{resource_type} {operation}: {exc}") from None
+        error = _reply_error(reply)
+        if error is not None:
+            raise RequestFailed(f"{resource_type} {operation} refused by the cloud: {error}")
+        return reply
+
+    async def register(self) -> None:
+        """kubelet's registerWithAPIServer through the cloud (nodestatus insert)."""
+        host = await asyncio.to_thread(self._read_host)
+        await self._request(RESOURCE_NODESTATUS, OP_INSERT,
+                            build_node(self.settings, host, self._wall()))
+        self.registered = True
+        log.info("node %s registered", self.settings.name)
+
+    async def report_status(self) -> None:
+        host = await asyncio.to_thread(self._read_host)
+        request: Obj = {"UID": "", "Status": node_status(self.settings, host, self._wall(),
+                                                         self._since)}
+        extended = extend_resources(host)
+        if extended:
+            request["ExtendResources"] = extended
+        await self._request(RESOURCE_NODESTATUS, OP_UPDATE, request)
+        self.status_acks += 1
+
+    async def renew_lease(self, first: bool) -> None:
+        await self._request(RESOURCE_LEASE, OP_INSERT if first else OP_UPDATE,
+                            build_lease(self.settings, self._wall()))
+        self.lease_acks += 1
+
+    async def _run(self) -> None:
+        while True:
+            await self._hub.connected.wait()
+            try:
+                await self._session()
+            except RequestFailed as exc:
+                self.last_error = str(exc)
+                log.error("node %s: %s", self.settings.name, exc)
+                self._changed()
+                # Try again after one status interval (kubelet retries registration
+                # with back-off; the session may also have ended meanwhile).
+                await asyncio.sleep(self.settings.status_update_frequency)
+
+    async def _session(self) -> None:
+        """One connected period: register, then report and renew on their periods
+        until the session ends (a request then fails or the hub clears `connected`)."""
+        s = self.settings
+        await self.register()
+        await self.report_status()
+        await self.renew_lease(first=True)
+        self.last_error = ""
+        self._changed()
+        loop = asyncio.get_running_loop()
+        next_status = loop.time() + s.status_update_frequency
+        next_lease = loop.time() + s.lease_renew_interval
+        while self._hub.connected.is_set():
+            wait = max(min(next_status, next_lease) - loop.time(), 0.0)
+            await asyncio.sleep(wait)
+            if not self._hub.connected.is_set():
+                break
+            now = loop.time()
+            if now >= next_status:
+                await self.report_status()
+                next_status = now + s.status_update_frequency
+            if now >= next_lease:
+                await self.renew_lease(first=False)
+                next_lease = now + s.lease_renew_interval
+            self._changed()

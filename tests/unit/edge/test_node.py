@@ -1,0 +1,254 @@
+"""The edge's Node as edged builds it (specs/kubeedge.md §6 "Edged") and the node module's
+exchange with the cloud through EdgeHub's module on the bus (spec §2)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import subprocess
+from typing import Any
+
+import pytest
+
+from kubeedge.config.edgecore import EdgeCoreConfig, from_builtins
+from kubeedge.edge.node import (
+    EDGE_ROLE_LABEL,
+    GPU_RESOURCE,
+    KUBELET_VERSION,
+    HostInfo,
+    NodeModule,
+    NodeSettings,
+    build_lease,
+    build_node,
+    detect_nvidia_gpus,
+    read_host,
+)
+from kubeedge.messaging.bus import ModuleBus
+from kubeedge.messaging.message import Message, new_error_message, new_respond_message
+
+NOW = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
+HOST = HostInfo(cpus=4, memory_bytes=8 * 1024**3, storage_bytes=100 * 1024**3,
+                hostname="box", kernel_version="6.1.0", os_image="Debian GNU/Linux 12",
+                architecture="amd64", machine_id="m1", boot_id="b1")
+
+
+def _settings(**values: Any) -> NodeSettings:
+    base: dict[str, Any] = {"name": "edge-a", "node_ip": "192.0.2.10", "detect_gpus": False}
+    base.update(values)
+    return NodeSettings(**base)
+
+
+def test_node_carries_the_edge_role_kubelet_labels_and_node_labels() -> None:
+    node = build_node(_settings(labels={"site": "lab", "kubernetes.io/os": "custom"}),
+                      HOST, NOW)
+    labels = node["metadata"]["labels"]
+    assert labels[EDGE_ROLE_LABEL] == ""
+    assert labels["node-role.kubernetes.io/agent"] == ""
+    assert labels["kubernetes.io/hostname"] == "edge-a"
+    assert labels["kubernetes.io/arch"] == "amd64"
+    assert labels["site"] == "lab"
+    assert labels["kubernetes.io/os"] == "custom"  # nodeLabels win
+    assert node["metadata"]["name"] == "edge-a"
+    assert (node["apiVersion"], node["kind"]) == ("v1", "Node")
+
+
+def test_capacity_comes_from_the_host_and_max_pods() -> None:
+    status = build_node(_settings(max_pods=42), HOST, NOW)["status"]
+    assert status["capacity"]["cpu"] == "4"
+    assert status["capacity"]["memory"] == f"{8 * 1024 * 1024}Ki"
+    assert status["capacity"]["ephemeral-storage"] == f"{100 * 1024 * 1024}Ki"
+    assert status["capacity"]["pods"] == "42"
+    assert status["allocatable"] == status["capacity"]
+    assert GPU_RESOURCE not in status["capacity"]
+
+
+def test_extra_capacity_is_added_and_wins_over_detected_gpus() -> None:
+    host = HostInfo(**{**HOST.__dict__, "gpus": ["gpu0", "gpu1"]})
+    status = build_node(_settings(), host, NOW)["status"]
+    assert status["capacity"][GPU_RESOURCE] == "2"
+    status = build_node(_settings(extra_capacity={GPU_RESOURCE: "8", "example.com/fpga": "1"}),
+                        host, NOW)["status"]
+    assert status["capacity"][GPU_RESOURCE] == "8"
+    assert status["capacity"]["example.com/fpga"] == "1"
+    assert status["allocatable"]["example.com/fpga"] == "1"
+
+
+def test_reserved_resources_are_taken_off_allocatable() -> None:
+    status = build_node(_settings(system_reserved={"cpu": "500m", "memory": "1Gi"},
+                                  kube_reserved={"cpu": "1"}), HOST, NOW)["status"]
+    assert status["allocatable"]["cpu"] == "2500m"
+    assert status["allocatable"]["memory"] == f"{7 * 1024 * 1024}Ki"
+    assert status["capacity"]["cpu"] == "4"
+
+
+def test_addresses_conditions_and_node_info() -> None:
+    status = build_node(_settings(), HOST, NOW)["status"]
+    assert status["addresses"] == [{"type": "InternalIP", "address": "192.0.2.10"},
+                                   {"type": "Hostname", "address": "edge-a"}]
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True" and ready["lastHeartbeatTime"] == "2026-01-02T03:04:05Z"
+    assert {c["type"] for c in status["conditions"]} == {
+        "Ready", "MemoryPressure", "DiskPressure", "PIDPressure"}
+    assert all(c["status"] == "False" for c in status["conditions"] if c["type"] != "Ready")
+    info = status["nodeInfo"]
+    assert info["kubeletVersion"] == KUBELET_VERSION
+    assert "-kubeedge-v1." in KUBELET_VERSION
+    assert (info["operatingSystem"], info["architecture"]) == ("linux", "amd64")
+    assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10350
+
+
+def test_taints_and_unschedulable_follow_the_config() -> None:
+    node = build_node(_settings(taints=[{"key": "edge", "effect": "NoSchedule"}],
+                                schedulable=False), HOST, NOW)
+    assert node["spec"] == {"taints": [{"key": "edge", "effect": "NoSchedule"}],
+                            "unschedulable": True}
+
+
+def test_lease_is_kubelets_node_lease() -> None:
+    lease = build_lease(_settings(lease_duration=40), NOW)
+    assert lease["metadata"] == {"name": "edge-a", "namespace": "kube-node-lease"}
+    assert lease["spec"] == {"holderIdentity": "edge-a", "leaseDurationSeconds": 40,
+                             "renewTime": "2026-01-02T03:04:05.678901Z"}
+
+
+def test_settings_from_config_use_kubelet_defaults_and_the_config() -> None:
+    config = from_builtins({"root": "/tmp/x", "modules": {
+        "edged": {"hostnameOverride": "edge-b", "nodeIP": "192.0.2.7",
+                  "nodeLabels": {"a": "b"}, "extraCapacity": {GPU_RESOURCE: 1},
+                  "tailoredKubeletConfig": {"registerWithTaints": [
+                      {"key": "k", "value": "v", "effect": "NoExecute"}]}},
+        "edgeHub": {"websocket": {"server": "127.0.0.1:10000"}}}})
+    s = NodeSettings.from_config(config)
+    assert (s.name, s.node_ip, s.namespace) == ("edge-b", "192.0.2.7", "default")
+    assert s.labels == {"a": "b"} and s.extra_capacity == {GPU_RESOURCE: "1"}
+    assert s.status_update_frequency == 10 and s.lease_duration == 40
+    assert s.lease_renew_interval == 10  # kubelet renews at a quarter of the duration
+    assert s.taints == [{"key": "k", "value": "v", "effect": "NoExecute"}]
+
+
+def test_node_ip_defaults_to_the_address_that_reaches_the_cloud() -> None:
+    config = EdgeCoreConfig()
+    config.modules.edge_hub.websocket.server = "127.0.0.1:10000"
+    assert NodeSettings.from_config(config).node_ip == "127.0.0.1"
+
+
+def test_nvidia_smi_output_is_counted_and_failures_mean_no_gpus() -> None:
+    listing = ("GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-1)\n"
+               "GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-2)\n")
+    assert detect_nvidia_gpus(lambda argv: listing) == ["gpu0", "gpu1"]
+
+    def broken(argv: list[str]) -> str:
+        raise subprocess.CalledProcessError(9, argv)
+
+    assert detect_nvidia_gpus(broken) == []
+
+
+def test_the_real_host_is_read_from_proc() -> None:
+    host = read_host("/")
+    assert host.cpus >= 1 and host.memory_bytes > 0 and host.storage_bytes > 0
+    assert host.architecture and host.kernel_version
+
+
+class FakeCloud:
+    """Plays EdgeHub's module `websocket`: answers node requests as the cloud would."""
+
+    def __init__(self, bus: ModuleBus, refuse: str = "") -> None:
+        self.bus = bus
+        self.refuse = refuse
+        self.requests: list[Message] = []
+        self.connected = asyncio.Event()
+        bus.add_module("websocket", "hub")
+        self.task = asyncio.create_task(self._serve())
+
+    async def _serve(self) -> None:
+        while True:
+            msg = await self.bus.receive("websocket")
+            self.requests.append(msg)
+            if self.refuse and msg.route.resource.split("/")[1] == self.refuse:
+                self.bus.send_resp(new_error_message(msg, "create node error: forbidden"))
+            elif msg.route.resource.split("/")[1] == "lease":
+                self.bus.send_resp(new_respond_message(msg, {"Object": msg.content,
+                                                             "Err": None}))
+            else:
+                self.bus.send_resp(new_respond_message(msg, "OK"))
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def _wait(cond: Any, what: str) -> None:
+    async with asyncio.timeout(5):
+        while not cond():
+            await asyncio.sleep(0.005)
+
+
+async def test_module_registers_then_reports_and_renews_on_their_periods() -> None:
+    bus = ModuleBus()
+    cloud = FakeCloud(bus)
+    changes: list[dict[str, Any]] = []
+    module = NodeModule(_settings(status_update_frequency=0.05, lease_duration=1),
+                        bus, cloud, host=lambda: HOST, on_change=changes.append)
+    await module.start()
+    try:
+        await asyncio.sleep(0.05)
+        assert cloud.requests == []  # nothing while disconnected
+        cloud.connected.set()
+        await _wait(lambda: module.status_acks >= 3 and module.lease_acks >= 2, "reports")
+        kinds = [(m.route.resource, m.route.operation) for m in cloud.requests[:3]]
+        assert kinds == [("default/nodestatus/edge-a", "insert"),
+                         ("default/nodestatus/edge-a", "update"),
+                         ("default/lease/edge-a", "insert")]
+        first = cloud.requests[0]
+        assert first.route.source == "edged" and first.route.group == "resource"
+        assert first.content["metadata"]["labels"][EDGE_ROLE_LABEL] == ""
+        update = cloud.requests[1].content
+        assert set(update) == {"UID", "Status"}
+        assert update["Status"]["capacity"]["cpu"] == "4"
+        leases = [m for m in cloud.requests if m.route.resource == "default/lease/edge-a"]
+        assert [m.route.operation for m in leases[:2]] == ["insert", "update"]
+        assert module.registered and changes[-1]["registered"]
+    finally:
+        await module.stop()
+        await cloud.close()
+
+
+async def test_a_refused_registration_is_reported_and_retried() -> None:
+    bus = ModuleBus()
+    cloud = FakeCloud(bus, refuse="nodestatus")
+    changes: list[dict[str, Any]] = []
+    module = NodeModule(_settings(status_update_frequency=0.02), bus, cloud,
+                        host=lambda: HOST, on_change=changes.append)
+    cloud.connected.set()
+    await module.start()
+    try:
+        await _wait(lambda: len(cloud.requests) >= 2, "a retry")
+        assert not module.registered
+        assert "forbidden" in module.last_error
+        assert changes and "forbidden" in changes[-1]["nodeError"]
+        assert all(m.route.operation == "insert" for m in cloud.requests)
+    finally:
+        await module.stop()
+        await cloud.close()
+
+
+@pytest.mark.parametrize("gpus", [[], ["gpu0"]])
+async def test_gpus_go_up_as_extended_resources(gpus: list[str]) -> None:
+    bus = ModuleBus()
+    cloud = FakeCloud(bus)
+    host = HostInfo(**{**HOST.__dict__, "gpus": gpus})
+    module = NodeModule(_settings(), bus, cloud, host=lambda: host)
+    cloud.connected.set()
+    try:
+        await module.register()
+        await module.report_status()
+        update = cloud.requests[-1].content
+        if gpus:
+            assert update["ExtendResources"] == {
+                GPU_RESOURCE: [{"name": "gpu0", "type": "nvidia", "capacity": "1"}]}
+        else:
+            assert "ExtendResources" not in update
+    finally:
+        await cloud.close()
