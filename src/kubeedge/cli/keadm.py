@@ -59,7 +59,11 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
             bind_address=bind_address, storage_backend=storage,
             storage_etcd_servers=[s.strip() for s in etcd_servers.split(",") if s.strip()],
         )
-        core_config = setup.cloudcore_config_for(str(root_path), list(sets))
+        # Edges dial CloudHub at the advertised address and check it against cloudcore's
+        # certificate, so the certificate must name it (a --set may still override).
+        core_config = setup.cloudcore_config_for(
+            str(root_path),
+            [f"modules.cloudHub.advertiseAddress={advertise_address}", *sets])
     except (ConfigError, msgspec.ValidationError) as exc:
         _fail(f"invalid flag value: {exc}")
         return

@@ -1,13 +1,28 @@
 """The cloudcore process: every cloud module beside the API server, each reaching the
 API only through `client/` (ARCHITECTURE.md "Processes", rule 1).
 
-Today's modules are the controller manager and the scheduler. Each runs under its own
-Lease (kube-controller-manager's and kube-scheduler's leader election), so two
-cloudcores on one store elect one leader per module and the other takes over when the
-leader dies. A module that loses its Lease tears itself down (controllers, queues,
-recorders, its informer handlers) and campaigns again from a fresh start, as kube's
-components exit on a lost lease. The informers themselves are the process's: the
-controllers and the scheduler share one cache of each resource, so a pod is held once.
+Two kinds of modules run here:
+- The controller manager and the scheduler, each under its own Lease
+  (kube-controller-manager's and kube-scheduler's leader election), so two cloudcores on
+  one store elect one leader per module and the other takes over when the leader dies.
+  A module that loses its Lease tears itself down (controllers, queues, recorders, its
+  informer handlers) and campaigns again from a fresh start, as kube's components exit
+  on a lost lease.
+- The cloud-edge channel (`modules.cloudHub`, specs/kubeedge.md §1, §3, §4): the
+  certificate service (KubeEdge's CA and serving certificate in Secrets, the join token
+  refresher, HTTPS on `cloudHub.https.port`), EdgeController, SyncController and CloudHub
+  (WebSocket on `cloudHub.websocket.port`), talking over one `ModuleBus`. These run on
+  every replica, outside leader election, as in KubeEdge: each cloudcore serves the
+  edges connected to it, and ObjectSync writes are idempotent.
+The informers are the process's: the controllers, the scheduler and the channel share
+one cache of each resource, so a pod is held once.
+
+Start order: the API answers; Volcano's CRDs and queues, the reliablesyncs CRDs, the
+certificates and the channel are in place (so `keadm gettoken` and `keadm join` work as
+soon as `keadm init` returns); then `on_ready`; then the leader-elected modules. The
+channel registers `edgecontroller` and `synccontroller` on the bus before CloudHub
+starts, so no connect event or ACK report finds its group empty, and stops in reverse
+order (CloudHub first, the certificates last).
 """
 
 from __future__ import annotations
@@ -16,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kubeedge.client import kubeconfig
 from kubeedge.client.informer import SharedInformerFactory
@@ -24,6 +39,9 @@ from kubeedge.client.leaderelection import LeaderElector
 from kubeedge.client.rest import APIClient
 from kubeedge.config.cloudcore import CloudCoreConfig
 from kubeedge.config.controllermanager import KNOWN_CONTROLLERS, LeaderElection
+
+if TYPE_CHECKING:
+    from kubeedge.cloud.certs.server import CertModule
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +109,83 @@ class SchedulerModule:
         await self.recorder.stop()
 
 
+class EdgeChannelModule:
+    """EdgeController, SyncController and CloudHub on one ModuleBus, with the
+    certificates of the (already started) certificate module (module docstring)."""
+
+    def __init__(self, client: APIClient, config: CloudCoreConfig,
+                 informers: SharedInformerFactory, cert: CertModule) -> None:
+        from kubeedge.messaging.bus import ModuleBus
+        from kubeedge.messaging.message import MODULE_EDGECONTROLLER, MODULE_SYNCCONTROLLER
+
+        self.client = client
+        self.config = config
+        self.informers = informers
+        self.cert = cert
+        self.bus = ModuleBus()
+        self.modules: list[tuple[str, Module]] = []  # started ones, in start order
+        m = config.modules
+        # Registered before CloudHub starts (module docstring); each module then finds
+        # its channel there and leaves it to us to clean up.
+        self._bus_modules = [name for name, on in (
+            (MODULE_EDGECONTROLLER, m.edge_controller.enable),
+            (MODULE_SYNCCONTROLLER, m.sync_controller.enable)) if on]
+        self.hub_port = 0
+
+    async def start(self) -> None:
+        from kubeedge.cloud.edgecontroller import EdgeController, EdgeControllerSettings
+        from kubeedge.cloud.hub import CloudHub
+        from kubeedge.cloud.synccontroller import SyncController
+
+        for name in self._bus_modules:
+            self.bus.add_module(name, name)
+        m = self.config.modules
+        if m.edge_controller.enable:
+            await self._start("edgecontroller", EdgeController(
+                self.client, self.bus, self.informers,
+                EdgeControllerSettings.from_config(self.config)))
+        if m.sync_controller.enable:
+            await self._start("synccontroller", SyncController(
+                self.client, self.bus, m.sync_controller, informers=self.informers,
+                install_crds=False))
+        hub = m.cloud_hub
+        if hub.websocket.enable:
+            assert self.cert.certs is not None, "the certificate module starts first"
+            cloudhub = CloudHub(self.bus, hub, self.cert.certs)
+            await self._start("cloudhub", cloudhub)
+            self.hub_port = cloudhub.port
+        else:
+            log.warning("modules.cloudHub.websocket.enable is false and QUIC is not "
+                        "implemented: no edge can connect to this cloudcore")
+
+    async def _start(self, name: str, module: Module) -> None:
+        await module.start()
+        self.modules.append((name, module))
+        log.info("%s: started", name)
+
+    async def stop(self) -> None:
+        while self.modules:
+            name, module = self.modules.pop()
+            await _stop(name, module)
+        for name in self._bus_modules:
+            if name in self.bus.modules():
+                self.bus.cleanup(name)
+
+
+async def start_certificates(client: APIClient, config: CloudCoreConfig) -> CertModule:
+    """KubeEdge's CA and serving certificate (Secrets, or the local `tls*File` PEMs),
+    the token refresher and, with `cloudHub.https.enable`, HTTPS on its port."""
+    from kubeedge.cloud.certs.edge_ca import LocalFiles
+    from kubeedge.cloud.certs.server import CertModule, CertServiceSettings
+
+    hub = config.modules.cloud_hub
+    cert = CertModule(client, CertServiceSettings.from_cloudhub(hub),
+                      local=LocalFiles.from_cloudhub(hub, config.root),
+                      serve=hub.https.enable)
+    await cert.start()
+    return cert
+
+
 async def run_module(name: str, client: APIClient, election: LeaderElection,
                      build: Callable[[], Module]) -> None:
     """Run one module for as long as this process lives: under its Lease when leader
@@ -155,8 +250,8 @@ async def wait_for_api(client: APIClient, stop: asyncio.Event | None) -> bool:
 async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
               on_ready: Callable[[], None] | None = None) -> None:
     """Run every enabled module until `stop` is set (or forever). `on_ready` runs once
-    the API server answers and Volcano's CRDs and queues are in place, before the
-    modules start."""
+    the API server answers, Volcano's CRDs and queues are in place and the cloud-edge
+    channel serves (module docstring), before the leader-elected modules start."""
     client = api_client(config)
     if not await wait_for_api(client, stop):
         await client.close()
@@ -175,24 +270,38 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         except Exception:
             log.exception("installing Volcano's CRDs and queues failed; the Volcano path "
                           "waits for them (the queue controller tries again)")
-    if on_ready is not None:
-        on_ready()
-    # One cache of each resource for the whole process: the controllers and the
-    # scheduler read the same pods. A module that stops takes back its handlers only;
-    # the informers run until the process ends.
+    # One cache of each resource for the whole process: the controllers, the scheduler
+    # and the channel read the same pods. A module that stops takes back its handlers
+    # only; the informers run until the process ends.
     informers = SharedInformerFactory(client, cm.resync_period_seconds)
-    modules: list[tuple[str, LeaderElection, Callable[[], Module]]] = []
-    if cm.enable:
-        modules.append(("controller-manager", cm.leader_election,
-                        lambda: ControllerManagerModule(client, config, informers)))
-    sched = config.modules.scheduler
-    if sched.enable:
-        modules.append(("scheduler", sched.leader_election,
-                        lambda: SchedulerModule(client, config, informers)))
-    tasks = [asyncio.create_task(run_module(name, client, election, build), name=name)
-             for name, election, build in modules]
-    waiter: Awaitable[object] = (stop or asyncio.Event()).wait()
+    cert: CertModule | None = None
+    channel: EdgeChannelModule | None = None
+    tasks: list[asyncio.Task[None]] = []
     try:
+        if config.modules.cloud_hub.enable:
+            from kubeedge.cloud.synccontroller import crds as reliablesyncs
+
+            # The channel is up before `keadm init` returns (on_ready): `keadm gettoken`
+            # right after finds the token and `keadm join` finds CloudHub listening, and
+            # a failure here (a port taken) fails the start with this process's log.
+            await reliablesyncs.install(client)
+            cert = await start_certificates(client, config)
+            # Every replica serves its own edges: no Lease (module docstring).
+            channel = EdgeChannelModule(client, config, informers, cert)
+            await channel.start()
+        if on_ready is not None:
+            on_ready()
+        modules: list[tuple[str, LeaderElection, Callable[[], Module]]] = []
+        if cm.enable:
+            modules.append(("controller-manager", cm.leader_election,
+                            lambda: ControllerManagerModule(client, config, informers)))
+        sched = config.modules.scheduler
+        if sched.enable:
+            modules.append(("scheduler", sched.leader_election,
+                            lambda: SchedulerModule(client, config, informers)))
+        tasks = [asyncio.create_task(run_module(name, client, election, build), name=name)
+                 for name, election, build in modules]
+        waiter: Awaitable[object] = (stop or asyncio.Event()).wait()
         stopper = asyncio.ensure_future(waiter)
         done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -204,5 +313,10 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # The channel in reverse order (CloudHub first), then the certificates.
+        if channel is not None:
+            await _stop("cloud-edge channel", channel)
+        if cert is not None:
+            await _stop("certificates", cert)
         await informers.stop()
         await client.close()

@@ -18,7 +18,7 @@ from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.cloud.synccontroller import crds
 from kubeedge.cloud.synccontroller.controller import SyncController
-from kubeedge.cloud.synccontroller.protocol import ack_report
+from kubeedge.cloud.synccontroller.protocol import OP_OBJECT_ACKED, object_report
 from kubeedge.config.cloudcore import SyncController as SyncControllerConfig
 from kubeedge.messaging.bus import ModuleBus
 from kubeedge.messaging.message import Message, build_message
@@ -70,7 +70,9 @@ class Hub:
         return out
 
     async def ack(self, msg: Message) -> None:
-        await self.bus.send(ack_report(msg), "synccontroller")
+        report = object_report(OP_OBJECT_ACKED, "", msg)
+        assert report is not None, f"{msg} is not an object SyncController tracks"
+        await self.bus.send(report, "synccontroller")
 
 
 @pytest.fixture

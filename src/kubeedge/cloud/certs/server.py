@@ -399,11 +399,14 @@ class CertService:
 @dataclass
 class CertModule:
     """The cloudcore side of §4: certificates prepared (Secrets), the token refreshed,
-    the HTTPS service running. `start`/`stop` as every cloudcore module."""
+    the HTTPS service running (unless `serve` is off: `cloudHub.https.enable: false`,
+    then edges must be given certificates some other way). `start`/`stop` as every
+    cloudcore module."""
 
     client: APIClient
     settings: CertServiceSettings = field(default_factory=CertServiceSettings)
     local: LocalFiles | None = None
+    serve: bool = True
     clock: Clock | None = None
     wall: WallClock = time.time
     certs: EdgeCertificates | None = None
@@ -426,6 +429,8 @@ class CertModule:
             wall=self.wall,
         )
         await self.refresher.start()
+        if not self.serve:
+            return
         self.service = CertService(self.certs, self.client, settings, wall=self.wall)
         try:
             await self.service.start()

@@ -376,6 +376,9 @@ class Upstream:
 
     async def dispatch(self, msg: Message) -> None:
         """Queue one message from an edge on its lane (waits while the lane is full)."""
+        if msg.route.source == "cloudhub" and msg.route.operation in (
+                "connected", "disconnected"):
+            return  # CloudHub's session events: nothing to do for an edge's requests
         try:
             _, key = parse_node_resource(msg.route.resource)
         except ResourceError as exc:

@@ -3,8 +3,8 @@
 Owns the constants other modules need to talk to CloudHub (specs/kubeedge.md §2-3): the
 handshake headers, the bus module and groups it uses, the close codes it ends a session
 with, the connect/disconnect event EdgeController and SyncController receive, and the
-ACK report SyncController turns into ObjectSync writes. Must never do I/O or import
-anything heavier than `messaging/`.
+ACK and drop reports SyncController turns into ObjectSync writes (defined by
+SyncController's protocol, re-exported). Must never do I/O.
 
 Bus messages CloudHub sends (all with `route.source = "cloudhub"`):
 
@@ -16,30 +16,24 @@ Bus messages CloudHub sends (all with `route.source = "cloudhub"`):
    only>}`. `session_id` tells a replaced session's `disconnected` from the new one's
    `connected`: CloudHub always sends the old session's `disconnected` first.
 
-2. ACK reports (`OP_OBJECT_ACKED`), to the `synccontroller` group, one per message the
-   edge acknowledged whose group is `resource` and whose content carries a
-   `metadata.uid` (KubeEdge's `saveSuccessPoint`): group `resource`, resource = the
-   cloud-internal resource of the acknowledged message (`node/<node>/<ns>/<type>/<name>`,
-   namespace `null` for cluster-scoped objects), `header.resourceversion` = the
-   acknowledged resourceVersion, content = `ObjectAck` (below) as a dict. SyncController
-   upserts `ObjectSync`/`ClusterObjectSync` `<node>.<uid>` with
-   `status.objectResourceVersion = resourceVersion`, or deletes it when `operation` is
-   `delete` (spec §3 "ACK").
-
-3. Drop reports (`OP_OBJECT_DROPPED`), same shape and destination, for a message that
-   needed an ACK but was not queued because the node's ack store was full
-   (`nodeMessageQueueSize`). SyncController should create the (Cluster)ObjectSync with
-   `objectResourceVersion: "0"` if it does not exist (what KubeEdge's dispatcher does at
-   enqueue), so its reconcile sends the object later; for a delete nothing is needed
-   (an existing ObjectSync already drives the delete).
+2. ACK reports (`OP_OBJECT_ACKED`) and drop reports (`OP_OBJECT_DROPPED`), to the
+   `synccontroller` group: one per acknowledged message of group `resource` whose object
+   carries a `metadata.uid` (KubeEdge's `saveSuccessPoint`), and one per such message
+   not queued because the node's ack store was full (`nodeMessageQueueSize`). Their
+   shape, constants and builder are SyncController's (`kubeedge.cloud.synccontroller.
+   protocol`, re-exported here): one definition both sides use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
+from kubeedge.cloud.synccontroller.protocol import (
+    OP_OBJECT_ACKED,
+    OP_OBJECT_DROPPED,
+    ObjectAck,
+    object_report,
+)
 from kubeedge.messaging.message import (
     GROUP_RESOURCE,
     MODULE_CLOUDHUB,
@@ -66,6 +60,7 @@ __all__ = [
     "OP_OBJECT_DROPPED",
     "ObjectAck",
     "connect_event",
+    "object_report",
 ]
 
 # The bus module and group CloudHub registers (cloud/pkg/common/modules).
@@ -100,10 +95,6 @@ OP_APPLICATION_RESPONSE = "applicationResponse"
 SOURCE_TASKMANAGER = "taskmanager"
 SOURCE_NODEUPGRADEJOBCONTROLLER = "nodeupgradejobcontroller"
 
-# Bus operations of CloudHub's reports to SyncController (module docstring, items 2-3).
-OP_OBJECT_ACKED = "acked"
-OP_OBJECT_DROPPED = "dropped"
-
 # WebSocket close codes (private range 4000-4999) and reasons a session ends with. The
 # edge reconnects after any of them (spec §3 "Reconnect").
 CLOSE_SHUTDOWN = 1001  # going away: cloudcore stops
@@ -113,38 +104,6 @@ CLOSE_NODE_DELETED = 4002  # the Node object was deleted
 CLOSE_WRITE_FAILED = 4003  # a write did not complete within writeTimeout
 
 REASON_CLOSED_BY_EDGE = "connection closed by the edge"
-
-
-class ObjectAck(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
-    """Content of an `OP_OBJECT_ACKED` / `OP_OBJECT_DROPPED` report.
-
-    node, namespace (`null` for cluster-scoped), resource_type (`pod`, `configmap`...)
-    and name come from the resource string; uid, api_version, kind and deleting
-    (metadata.deletionTimestamp set) from the object; resource_version is the message's
-    `header.resourceversion`; operation is the message's (`insert`, `update`,
-    `delete`, `response`...); msg_id the id the edge acknowledged; latency is seconds
-    from the first write to the ACK (0 for drops).
-    """
-
-    node: str
-    namespace: str
-    resource_type: str
-    name: str
-    uid: str
-    resource_version: str
-    operation: str
-    api_version: str = ""
-    kind: str = ""
-    deleting: bool = False
-    msg_id: str = ""
-    latency: float = 0.0
-
-
-def object_report(operation: str, resource: str, ack: ObjectAck) -> Message:
-    """The bus message carrying `ack` (module docstring, items 2-3)."""
-    msg = new_message().build_router(MODULE, GROUP_RESOURCE, resource, operation)
-    msg.set_resource_version(ack.resource_version)
-    return msg.fill_body(msgspec.to_builtins(ack))
 
 
 def connect_event(node: str, connected: bool, *, session_id: str, project_id: str,

@@ -36,10 +36,10 @@ from typing import Protocol
 
 from kubeedge.client.clock import Clock, RealClock
 from kubeedge.cloud.hub import protocol
-from kubeedge.cloud.hub.pool import NodeMessagePool, RateLimiter, is_node_stopped, object_meta
+from kubeedge.cloud.hub.pool import NodeMessagePool, RateLimiter, is_node_stopped
 from kubeedge.messaging.codec import MessageEncodeError, encode_message
-from kubeedge.messaging.message import GROUP_RESOURCE, Message
-from kubeedge.messaging.resource import ResourceError, parse_node_resource, strip_node_prefix
+from kubeedge.messaging.message import Message
+from kubeedge.messaging.resource import strip_node_prefix
 
 log = logging.getLogger(__name__)
 
@@ -295,31 +295,6 @@ def _encode_for_edge(msg: Message) -> bytes | None:
         return None
 
 
-def object_report_for(operation: str, node: str, msg: Message,
-                      latency: float = 0.0) -> Message | None:
-    """The `protocol.OP_OBJECT_ACKED`/`OP_OBJECT_DROPPED` report for `msg`, or None
-    when it is not an object SyncController tracks (group `resource` with a uid, as
-    KubeEdge's `saveSuccessPoint`)."""
-    if msg.route.group != GROUP_RESOURCE:
-        return None
-    meta = object_meta(msg)
-    uid = meta.get("uid")
-    if not isinstance(uid, str) or not uid:
-        return None
-    try:
-        _, key = parse_node_resource(msg.route.resource)
-    except ResourceError:
-        return None
-    content = msg.content if isinstance(msg.content, dict) else {}
-    ack = protocol.ObjectAck(
-        node=node, namespace=key.namespace, resource_type=key.resource_type, name=key.name,
-        uid=uid, resource_version=msg.header.resource_version,
-        operation=msg.route.operation, api_version=str(content.get("apiVersion") or ""),
-        kind=str(content.get("kind") or ""), deleting=bool(meta.get("deletionTimestamp")),
-        msg_id=msg.header.msg_id, latency=round(latency, 6))
-    return protocol.object_report(operation, msg.route.resource, ack)
-
-
 class SessionManager:
     """Sessions by node, their pools, `nodeLimit`, keepalive, and the events they raise.
 
@@ -418,7 +393,7 @@ class SessionManager:
 
     def report(self, operation: str, node: str, msg: Message, latency: float = 0.0) -> None:
         """Queue an ACK or drop report for SyncController (protocol docstring)."""
-        report = object_report_for(operation, node, msg, latency)
+        report = protocol.object_report(operation, node, msg, latency)
         if report is not None:
             self.outbox.put_nowait(((protocol.GROUP_SYNCCONTROLLER,), report))
 

@@ -4,15 +4,25 @@ exchanges with CloudHub; `crds.install` puts the reliablesyncs CRDs in place."""
 
 from .controller import PassReport, SyncController
 from .crds import CLUSTER_OBJECT_SYNCS, OBJECT_SYNCS, install
-from .protocol import Ack, ack_report, parse_ack_report
+from .protocol import (
+    OP_OBJECT_ACKED,
+    OP_OBJECT_DROPPED,
+    Ack,
+    ObjectAck,
+    object_report,
+    parse_object_report,
+)
 
 __all__ = [
     "CLUSTER_OBJECT_SYNCS",
     "OBJECT_SYNCS",
+    "OP_OBJECT_ACKED",
+    "OP_OBJECT_DROPPED",
     "Ack",
+    "ObjectAck",
     "PassReport",
     "SyncController",
-    "ack_report",
     "install",
-    "parse_ack_report",
+    "object_report",
+    "parse_object_report",
 ]

@@ -2,8 +2,10 @@
 edge missed (specs/kubeedge.md §3 "ACK", "SyncController", "Offline edge").
 
 Owns three loops over one `AckLedger`:
-- receive: ACK reports from CloudHub go into the ledger; a node's `connected` event
-  reconciles that node at once (protocol.py says what these messages are);
+- receive: ACK reports from CloudHub go into the ledger, and so do drop reports (a
+  message the node's full queue refused: its sync is created at version "0" if missing,
+  so the reconcile sends the object); a node's `connected` event reconciles that node
+  at once (protocol.py says what these messages are);
 - flush: every `objectSyncFlushInterval` (1 s) the ledger writes the newest acknowledged
   version per object to its (Cluster)ObjectSync, or deletes it after a delete ACK;
 - reconcile: at start and every `reconcilePeriod` (5 s), each sync is compared with the
@@ -47,7 +49,7 @@ from .protocol import (
     SYNC_MODULE,
     connected_node,
     delete_message,
-    parse_ack_report,
+    parse_object_report,
     update_message,
 )
 from .reconcile import Action, decide
@@ -156,10 +158,13 @@ class SyncController:
     # -- messages from CloudHub -----------------------------------------------------
 
     def handle(self, msg: Message) -> None:
-        """One message from the bus: an ACK report or a connect event (protocol.py)."""
-        ack = parse_ack_report(msg)
+        """One message from the bus: an object report or a connect event (protocol.py)."""
+        ack = parse_object_report(msg)
         if ack is not None:
-            self.ledger.record(ack)
+            if ack.dropped:
+                self.ledger.record_dropped(ack)
+            else:
+                self.ledger.record(ack)
             return
         node = connected_node(msg)
         if node is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -143,6 +144,16 @@ class AckLedger:
             return False
         self._pending[key] = _Pending(ack, version)
         return True
+
+    def record_dropped(self, ack: Ack) -> bool:
+        """A message for the node was dropped before it went out (its ack queue was
+        full): make sure the sync exists, at objectResourceVersion "0" when this creates
+        it, so the reconcile sends the object (KubeEdge's dispatcher creates it so at
+        enqueue, spec §3 "Enqueue rule" 3). A dropped delete needs nothing: an existing
+        sync already drives it. True when the next flush may write."""
+        if ack.deleted:
+            return False
+        return self.record(dataclasses.replace(ack, resource_version="0", dropped=False))
 
     def pending_version(self, key: SyncKey) -> int:
         """The newest unflushed acknowledged version of a sync, -1 if none."""

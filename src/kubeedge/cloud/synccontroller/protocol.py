@@ -1,26 +1,33 @@
 """What SyncController hears on the module bus, and what it says (specs/kubeedge.md §2, §3).
 
-Owns the two messages CloudHub sends to module `synccontroller` and the two this module
-sends to `cloudhub`. In KubeEdge, CloudHub writes ObjectSync itself on every ACK; here it
-only reports the ACK and SyncController writes the newest acknowledged version per object
-coalesced (`objectSyncFlushInterval`), so ACK traffic never becomes API write traffic.
-Must never do I/O: it builds and reads `Message`s.
+Owns the messages CloudHub sends to group `synccontroller` and the two this module sends
+to `cloudhub`. This is the one definition of the ACK/drop report: CloudHub builds it with
+`object_report`, SyncController reads it with `parse_object_report`, and neither defines
+its own. In KubeEdge, CloudHub writes ObjectSync itself on every ACK (saveSuccessPoint);
+here it only reports the ACK and SyncController writes the newest acknowledged version
+per object coalesced (`objectSyncFlushInterval`), so ACK traffic never becomes API write
+traffic. Must never do I/O or import from `cloud/hub` (the hub imports this module).
 
-1. ACK report, CloudHub → `synccontroller` (one per acknowledged message of group
-   `resource` taken off a node's ack queue; build it with `ack_report`):
-   - header.msg_id: new; header.parent_msg_id: the acknowledged message's msg_id;
-     header.resourceversion: the acknowledged message's resourceversion (may be empty
-     for a delete);
-   - route.source `cloudhub`, route.destination `synccontroller`, route.group
-     `resource`, route.operation: the acknowledged operation (`insert`, `update`,
-     `patch`, `delete`, `response`...), route.resource: the cloud-internal form
-     `node/<node>/<namespace>/<type>/<name>` (namespace `null` when cluster-scoped);
-   - content: the acknowledged message's content, the object sent (shared, not
-     copied). It must carry `metadata.uid`; `apiVersion` and `kind` name the
-     ObjectSync's spec when it has to be created (known types fall back to a table).
-   Operation `delete` means the edge removed the object: its (Cluster)ObjectSync is
-   deleted at the next flush (KubeEdge's deleteSuccessPoint). Any other operation records
-   header.resourceversion as the node's acknowledged version of that object.
+1. Object reports, CloudHub → group `synccontroller` (build with `object_report`):
+   - route.source `cloudhub`, route.group `resource`, route.destination
+     `synccontroller`, route.operation `acked` (`OP_OBJECT_ACKED`: the edge answered the
+     message) or `dropped` (`OP_OBJECT_DROPPED`: the message needed an ACK but the node's
+     ack queue was full, so it never went out), route.resource the cloud-internal
+     resource `node/<node>/<namespace>/<type>/<name>` (namespace `null` when
+     cluster-scoped), header.resourceversion the message's resourceversion;
+   - content: `ObjectAck` as a dict (camelCase keys): node, namespace, resourceType,
+     name, uid, resourceVersion, operation (the reported message's: `insert`, `update`,
+     `patch`, `delete`, `response`...), apiVersion and kind (from the object, else from
+     the resource type for the few types the cloud sends), msgId, latency (seconds from
+     the first write to the ACK).
+   Only messages of group `resource` whose object carries `metadata.uid` are reported,
+   as KubeEdge's saveSuccessPoint records only those.
+   An `acked` delete removes the (Cluster)ObjectSync at the next flush (KubeEdge's
+   deleteSuccessPoint); any other `acked` operation records resourceVersion as the
+   node's acknowledged version. A `dropped` non-delete creates the sync with
+   `objectResourceVersion: "0"` if it does not exist (what KubeEdge's dispatcher does at
+   enqueue), so the reconcile sends the object later; a `dropped` delete needs nothing
+   (an existing sync already drives the delete).
 2. Connect event, CloudHub → `synccontroller`: KubeEdge's internal connect message
    (spec §2): source `cloudhub`, group `resource`, resource `node/<node>`, operation
    `connected` (or `disconnected`), content `{"event_type", "timestamp", "client_id"}`
@@ -38,6 +45,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kubeedge.messaging.message import (
     GROUP_RESOURCE,
@@ -66,26 +75,52 @@ __all__ = [
     "ACK_SOURCE",
     "CONNECT_OPERATIONS",
     "DOWNSTREAM_MODULE",
+    "OP_OBJECT_ACKED",
+    "OP_OBJECT_DROPPED",
     "REPAIR_SOURCE",
     "SYNC_MODULE",
     "Ack",
-    "ack_report",
+    "ObjectAck",
     "connected_node",
     "delete_message",
-    "parse_ack_report",
+    "object_report",
+    "parse_object_report",
     "update_message",
 ]
 
-SYNC_MODULE = MODULE_SYNCCONTROLLER  # where CloudHub sends ACK reports and connect events
+SYNC_MODULE = MODULE_SYNCCONTROLLER  # where CloudHub sends reports and connect events
 DOWNSTREAM_MODULE = MODULE_CLOUDHUB  # where repairs go, as KubeEdge's sync loop sends them
-ACK_SOURCE = MODULE_CLOUDHUB  # route.source of ACK reports and connect events
+ACK_SOURCE = MODULE_CLOUDHUB  # route.source of reports and connect events
 REPAIR_SOURCE = MODULE_EDGECONTROLLER  # route.source of repairs, as in KubeEdge
 CONNECT_OPERATIONS = (OP_CONNECTED, OP_DISCONNECTED)
+
+# Bus operations of the object reports (module docstring, item 1).
+OP_OBJECT_ACKED = "acked"
+OP_OBJECT_DROPPED = "dropped"
+REPORT_OPERATIONS = (OP_OBJECT_ACKED, OP_OBJECT_DROPPED)
+
+
+class ObjectAck(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """Content of an object report (module docstring, item 1). `namespace` is the
+    message's: `null` for a cluster-scoped object."""
+
+    node: str
+    namespace: str
+    resource_type: str
+    name: str
+    uid: str
+    resource_version: str
+    operation: str
+    api_version: str = ""
+    kind: str = ""
+    msg_id: str = ""
+    latency: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Node `node` holds object `uid` at `resource_version` (or deleted it).
+    """What a report means to SyncController: node `node` holds object `uid` at
+    `resource_version` (or deleted it); `dropped` when the message never reached it.
 
     namespace is None for a cluster-scoped object (a ClusterObjectSync).
     """
@@ -99,61 +134,87 @@ class Ack:
     deleted: bool = False
     api_version: str = ""
     kind: str = ""
+    dropped: bool = False
 
 
-def ack_report(acked: Message, node: str = "") -> Message:
-    """The ACK report CloudHub sends to `synccontroller` when the edge acknowledged
-    `acked` (a message of group `resource` from the node's ack queue).
+def _object_meta(content: Any) -> dict[str, Any]:
+    if isinstance(content, dict):
+        metadata = content.get("metadata")
+        if isinstance(metadata, dict):
+            return metadata
+    return {}
 
-    `acked.route.resource` may be in the cloud-internal form (then `node` may be empty)
-    or already stripped to the edge form (then `node` is required).
+
+def object_report(report: str, node: str, msg: Message, latency: float = 0.0
+                  ) -> Message | None:
+    """The report (`OP_OBJECT_ACKED` or `OP_OBJECT_DROPPED`) about `msg`, a message
+    CloudHub queued for `node`; None when it is not an object SyncController tracks
+    (not group `resource`, no `metadata.uid`, or no object resource).
+
+    `msg.route.resource` may be cloud-internal or already stripped to the edge form.
     """
-    resource = acked.route.resource
-    if not resource.startswith(RESOURCE_NODE + SEP) or resource.count(SEP) < 4:
-        if not node:
-            raise ResourceError(resource, "an edge-form resource needs the node it came from")
+    if report not in REPORT_OPERATIONS:
+        raise ValueError(f"report operation {report!r} is not one of {REPORT_OPERATIONS}")
+    if msg.route.group != GROUP_RESOURCE:
+        return None
+    metadata = _object_meta(msg.content)
+    uid = metadata.get("uid")
+    if not isinstance(uid, str) or not uid:
+        return None
+    resource = msg.route.resource
+    if not resource.startswith(RESOURCE_NODE + SEP):
         resource = f"{RESOURCE_NODE}{SEP}{node}{SEP}{resource}"
-    report = new_message(acked.header.msg_id)
-    report.header.resource_version = acked.header.resource_version
-    report.build_router(ACK_SOURCE, GROUP_RESOURCE, resource, acked.route.operation)
-    report.set_destination(SYNC_MODULE)
-    report.content = acked.content
-    return report
-
-
-def parse_ack_report(msg: Message) -> Ack | None:
-    """The ACK a report carries, or None when `msg` is not an ACK report or names no
-    object this module can record (no uid, no resourceVersion on a non-delete)."""
-    route = msg.route
-    if route.source != ACK_SOURCE or route.operation in CONNECT_OPERATIONS:
-        return None
-    if not msg.header.parent_msg_id:
-        return None
     try:
-        node, key = parse_node_resource(route.resource)
+        resource_node, key = parse_node_resource(resource)
     except ResourceError:
         return None
     if not key.name:
         return None
     content = msg.content if isinstance(msg.content, dict) else {}
-    metadata = content.get("metadata") if isinstance(content.get("metadata"), dict) else {}
-    uid = str(metadata.get("uid") or "")
-    if not uid:
-        return None
-    deleted = route.operation == OP_DELETE
-    rv = msg.header.resource_version or str(metadata.get("resourceVersion") or "")
-    if not deleted and not rv:
-        return None
     api_version = str(content.get("apiVersion") or "")
     kind = str(content.get("kind") or "")
     if not kind:
         known = api_version_of_type(key.resource_type)
         if known is not None:
             api_version, kind = known
-    namespace = None if key.namespace == NULL_NAMESPACE else key.namespace
-    return Ack(node=node, namespace=namespace, resource_type=key.resource_type,
-               name=key.name, uid=uid, resource_version=rv, deleted=deleted,
-               api_version=api_version, kind=kind)
+    ack = ObjectAck(
+        node=node or resource_node, namespace=key.namespace,
+        resource_type=key.resource_type, name=key.name, uid=uid,
+        resource_version=msg.header.resource_version, operation=msg.route.operation,
+        api_version=api_version, kind=kind, msg_id=msg.header.msg_id,
+        latency=round(latency, 6))
+    out = new_message().build_router(ACK_SOURCE, GROUP_RESOURCE, resource, report)
+    out.set_destination(SYNC_MODULE)
+    out.set_resource_version(ack.resource_version)
+    return out.fill_body(msgspec.to_builtins(ack))
+
+
+def parse_object_report(msg: Message) -> Ack | None:
+    """The ACK or drop a report carries, or None when `msg` is not a report or names no
+    object this module can record (no uid, no resourceVersion on a non-delete)."""
+    route = msg.route
+    if route.source != ACK_SOURCE or route.operation not in REPORT_OPERATIONS:
+        return None
+    body: Any = msg.content
+    if isinstance(body, bytes | bytearray | str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
+    try:
+        report = msgspec.convert(body, ObjectAck)
+    except msgspec.ValidationError:
+        return None
+    if not (report.node and report.uid and report.name and report.resource_type):
+        return None
+    deleted = report.operation == OP_DELETE
+    if not deleted and not report.resource_version:
+        return None
+    namespace = None if report.namespace in ("", NULL_NAMESPACE) else report.namespace
+    return Ack(node=report.node, namespace=namespace, resource_type=report.resource_type,
+               name=report.name, uid=report.uid, resource_version=report.resource_version,
+               deleted=deleted, api_version=report.api_version, kind=report.kind,
+               dropped=route.operation == OP_OBJECT_DROPPED)
 
 
 def connected_node(msg: Message) -> str | None:

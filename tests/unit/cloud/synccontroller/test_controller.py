@@ -14,11 +14,21 @@ from kubeedge.client.informer import ObjectCache
 from kubeedge.cloud.synccontroller.controller import NODE_INDEX, SyncController
 from kubeedge.cloud.synccontroller.crds import OBJECT_SYNCS
 from kubeedge.cloud.synccontroller.objectsync import node_of
-from kubeedge.cloud.synccontroller.protocol import ack_report
+from kubeedge.cloud.synccontroller.protocol import (
+    OP_OBJECT_ACKED,
+    OP_OBJECT_DROPPED,
+    object_report,
+)
 from kubeedge.messaging.bus import ModuleBus
 from kubeedge.messaging.message import Message, build_message
 
 from .fakes import FakeSyncAPI
+
+
+def acked(msg: Message) -> Message:
+    report = object_report(OP_OBJECT_ACKED, "edge-1", msg)
+    assert report is not None
+    return report
 
 
 class StubInformer:
@@ -109,7 +119,7 @@ async def test_pending_ack_counts_as_acknowledged(
     controller.syncs.store.put(sync("edge-1", "u-1", "web", 5))  # type: ignore[union-attr]
     sent = build_message("resource", "", "edgecontroller", "node/edge-1/ns/pod/web", "update",
                          live).set_resource_version("8")
-    controller.handle(ack_report(sent))
+    controller.handle(acked(sent))
     await controller.reconcile()
     assert drain(bus) == []
 
@@ -122,7 +132,7 @@ async def test_delete_ack_removes_sync_and_stops_resending_the_delete(
     controller.syncs.store.put(api.stored(OBJECT_SYNCS, "edge-1.u-3", "ns"))  # type: ignore[union-attr,arg-type]
     await controller.reconcile()
     [delete] = drain(bus)
-    controller.handle(ack_report(delete))  # the edge acknowledged the delete
+    controller.handle(acked(delete))  # the edge acknowledged the delete
     await controller.reconcile()
     assert drain(bus) == []  # the sync is still cached, but its deletion is acknowledged
     await controller.ledger.flush()
@@ -158,3 +168,46 @@ async def test_connect_event_reconciles_only_that_node_at_once(
         assert bus.pending("cloudhub") == 0
     finally:
         task.cancel()
+
+
+async def test_dropped_message_creates_the_sync_at_zero_so_the_reconcile_resends(
+        world: tuple[SyncController, FakeSyncAPI, ModuleBus]) -> None:
+    controller, api, bus = world
+    live = pod("web", "u-7", 12)
+    controller._live[("v1", "Pod")].store.put(live)  # type: ignore[union-attr]
+    dropped = build_message("resource", "", "edgecontroller", "node/edge-1/ns/pod/web",
+                            "insert", live).set_resource_version("12")
+    report = object_report(OP_OBJECT_DROPPED, "edge-1", dropped)
+    assert report is not None
+    controller.handle(report)
+    await controller.ledger.flush()
+    created = api.stored(OBJECT_SYNCS, "edge-1.u-7", "ns")
+    assert created is not None
+    assert created["status"] == {"objectResourceVersion": "0"}
+    assert created["spec"] == {"objectAPIVersion": "v1", "objectKind": "Pod",
+                               "objectName": "web"}
+    controller.syncs.store.put(created)  # type: ignore[union-attr]
+    await controller.reconcile()
+    [update] = drain(bus)
+    assert (update.operation, update.resource, update.header.resource_version) == (
+        "update", "node/edge-1/ns/pod/web", "12")
+
+
+async def test_dropped_message_leaves_an_existing_sync_alone(
+        world: tuple[SyncController, FakeSyncAPI, ModuleBus]) -> None:
+    controller, api, _ = world
+    live = pod("web", "u-1", 9)
+    existing = sync("edge-1", "u-1", "web", 5)
+    api.put(OBJECT_SYNCS, existing)
+    controller.syncs.store.put(api.stored(OBJECT_SYNCS, "edge-1.u-1", "ns"))  # type: ignore[union-attr,arg-type]
+    dropped = build_message("resource", "", "edgecontroller", "node/edge-1/ns/pod/web",
+                            "update", live).set_resource_version("9")
+    delete = build_message("resource", "", "edgecontroller", "node/edge-1/ns/pod/web",
+                           "delete", live)
+    for msg in (dropped, delete):
+        report = object_report(OP_OBJECT_DROPPED, "edge-1", msg)
+        assert report is not None
+        controller.handle(report)
+    assert await controller.ledger.flush() == 0
+    assert api.stored(OBJECT_SYNCS, "edge-1.u-1", "ns")["status"] == {  # type: ignore[index]
+        "objectResourceVersion": "5"}
