@@ -101,10 +101,18 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
     click.echo("KubeEdge cloud control plane is running.")
     click.echo(f"  API server: {setup.server_url(config.advertise_address, config.port)} "
                f"(pid {pid}, storage {config.storage.backend})")
-    click.echo(f"  cloudcore:  controller manager and scheduler (pid {core_pid})")
+    click.echo(f"  cloudcore:  controllers, scheduler and the edge channel (pid {core_pid})")
+    hub = core_config.modules.cloud_hub
+    if hub.enable:
+        click.echo(f"  CloudHub:   {advertise_address}:{hub.websocket.port} (edges join here), "
+                   f"certificates on port {hub.https.port}")
     click.echo(f"  Logs:       {layout.apiserver_log}, {layout.cloudcore_log}")
     click.echo("To use kubectl with it:")
     click.echo(f"export KUBECONFIG={layout.admin_kubeconfig}")
+    if hub.enable:
+        click.echo("To join an edge: keadm gettoken (here), then on the edge host:")
+        click.echo(f"keadm join --cloudcore-ipport={advertise_address}:{hub.websocket.port} "
+                   f"--certport={hub.https.port} --token=<token>")
 
 
 @main.command()
