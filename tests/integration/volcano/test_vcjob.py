@@ -6,56 +6,23 @@ pods. Deleting a Job takes its pods and PodGroup with it (garbage collector)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from kubeedge.client.errors import APIError
 from kubeedge.client.rest import APIClient
-from kubeedge.config.controllermanager import ControllerManagerConfig
-from kubeedge.config.scheduler import SchedulerConfig
-from kubeedge.controllers.garbagecollector import GarbageCollector
 from kubeedge.controllers.vcjob import CONFIGMAPS, SERVICES, VCJobController
 from kubeedge.controllers.volcano_crds import JOBS, PODGROUPS, QUEUES
 from tests.fixtures.cluster import Cloud, eventually
-from tests.fixtures.controllers import running
-from tests.fixtures.scheduling import PODS, SchedulingCluster, Start, schedulers
-from tests.fixtures.volcano import ensure_queue
+from tests.fixtures.scheduling import PODS, SchedulingCluster, Start
+from tests.fixtures.vcjob import cluster, controller, scheduler
+
+__all__ = ["cluster", "controller", "scheduler"]
 
 pytestmark = pytest.mark.usefixtures("crds")
 
 Obj = dict[str, Any]
-
-
-@pytest.fixture
-async def cluster(api: APIClient, ns: str) -> AsyncIterator[SchedulingCluster]:
-    await ensure_queue(api)
-    c = SchedulingCluster(api, ns)
-    try:
-        yield c
-    finally:
-        await api.delete_collection(JOBS, ns)
-        await api.delete_collection(PODGROUPS, ns)
-        await c.cleanup()
-
-
-@pytest.fixture
-async def scheduler(cloud: Cloud) -> AsyncIterator[Start]:
-    async with schedulers(cloud.kubeconfig, "volcano") as start:
-        await start(SchedulerConfig(schedule_period_seconds=0.1))
-        yield start
-
-
-@pytest.fixture
-async def controller(api: APIClient) -> AsyncIterator[VCJobController]:
-    config = ControllerManagerConfig()
-    async with running(api, lambda f: VCJobController(api, f),
-                       lambda f: GarbageCollector(api, f, config=config,
-                                                  discovery_period_seconds=0.5)
-                       ) as [vcjob, _gc]:
-        assert isinstance(vcjob, VCJobController)
-        yield vcjob
 
 
 def _task(name: str, replicas: int, cpu: str = "500m") -> Obj:

@@ -18,7 +18,7 @@ from kubeedge.controllers.vcjob import CONFIGMAPS, SERVICES, VCJobController
 from kubeedge.controllers.volcano_crds import COMMANDS, JOBS, PODGROUPS
 from tests.fixtures.cluster import eventually
 from tests.fixtures.scheduling import EVENTS, PODS, SchedulingCluster, Start
-from tests.integration.volcano.test_vcjob import cluster, controller, scheduler
+from tests.fixtures.vcjob import cluster, controller, scheduler
 
 __all__ = ["cluster", "controller", "scheduler"]
 
