@@ -255,3 +255,13 @@ def join(cloudcore_ipport: str, token: str, edgenode_name: str, certport: int, l
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+def version() -> None:
+    """Print keadm's version: ours, and the KubeEdge and Kubernetes releases it speaks
+    for (the edge reports the same in its node's kubeletVersion)."""
+    from kubeedge import KUBEEDGE_RELEASE, KUBERNETES_RELEASE, __version__
+
+    click.echo(f"keadm version: kubeedge-py {__version__} "
+               f"(KubeEdge {KUBEEDGE_RELEASE}, Kubernetes {KUBERNETES_RELEASE})")

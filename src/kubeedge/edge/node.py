@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubeedge import KUBEEDGE_RELEASE, KUBERNETES_RELEASE
+from kubeedge.api.placement import EDGE_ROLE_LABEL
 from kubeedge.config.edgecore import EdgeCoreConfig
 from kubeedge.messaging.bus import BusError, ModuleBus
 from kubeedge.messaging.message import (
@@ -68,13 +70,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 AGENT_ROLE_LABEL = "node-role.kubernetes.io/agent"
 GPU_RESOURCE = "nvidia.com/gpu"
 # edged's version string is `<kubernetes version>-kubeedge-<kubeedge version>` (spec §6);
 # ours names the Kubernetes version our API server speaks and the KubeEdge release we
 # follow.
-KUBELET_VERSION = "v1.32.0-kubeedge-v1.23.0"
+KUBELET_VERSION = f"{KUBERNETES_RELEASE}-kubeedge-{KUBEEDGE_RELEASE}"
 # The beehive source edged's requests carry (KubeEdge's modules.EdgedModuleName).
 SOURCE_EDGED = "edged"
 # kubelet's nodelease renewIntervalFraction: renew at a quarter of the lease duration.
