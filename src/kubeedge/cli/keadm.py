@@ -121,7 +121,14 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
 @click.option("--force", is_flag=True, help="Reset without asking for confirmation.")
 def reset(kind: str | None, root: str, force: bool) -> None:
     """Stop what `keadm init` (cloud) or `keadm join` (edge) started under --root and
-    remove its state. Without KIND, whatever this root holds is reset."""
+    remove its state. Without KIND, whatever this root holds is reset.
+
+    An edge first leaves the cluster: the running edgecore deletes its Lease and Node
+    through the cloud, then exits. If the cloud cannot be reached, the reset still
+    stops edgecore and removes its files, warns that the Node and Lease remain with the
+    command that deletes them, and succeeds (exit 0): the host is reset, which is what
+    was asked, and a reset is most needed when the cloud is gone for good (KubeEdge's
+    reset works offline too)."""
     from kubeedge.cloud import setup_edge
 
     root_path = Path(root).expanduser().resolve()
@@ -138,11 +145,38 @@ def reset(kind: str | None, root: str, force: bool) -> None:
     ):
         _fail("reset cancelled")
     for k in kinds:
-        lines = (setup_edge.remove_edge(root_path) if k == "edge"
-                 else setup.reset(root_path))
-        for line in lines:
+        if k == "edge":
+            _reset_edge(root_path)
+            continue
+        for line in setup.reset(root_path):
             click.echo(f"[reset] {line}")
     click.echo("[reset] done")
+
+
+def _reset_edge(root_path: Path) -> None:
+    from kubeedge.cloud import setup_edge
+
+    node = setup_edge.configured_node_name(root_path)
+    if setup_edge.edgecore_pid(root_path) is not None:
+        click.echo(f"[reset] asking edgecore to delete node {node or '?'}'s Lease and Node "
+                   "in the cloud")
+    departure = setup_edge.leave_cluster(root_path)
+    if departure is not None and setup_edge.edgecore_pid(root_path) is None:
+        click.echo("[reset] stopped edgecore")
+    for line in setup_edge.remove_edge(root_path):
+        click.echo(f"[reset] {line}")
+    if departure is not None and departure.deregistered:
+        click.echo(f"[reset] node {departure.node} left the cluster: its Node and Lease "
+                   "were deleted")
+        return
+    if departure is None and not node:
+        return  # nothing was joined from here
+    departure = departure or setup_edge.Departure(
+        node, False, "edgecore was not running, so it could not deregister the node")
+    click.echo(f"[reset] WARNING: node {departure.node}'s Node and Lease remain in the "
+               f"cluster ({departure.reason}). Delete them from the cloud with:", err=True)
+    for command in departure.kubectl_commands():
+        click.echo(f"[reset]   {command}", err=True)
 
 
 @main.command()

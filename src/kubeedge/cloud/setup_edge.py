@@ -13,6 +13,11 @@
   failure`, `failed to validate CA certificate`, connection refused).
 - `remove_edge`: edgecore stopped and every file of this edge removed (a failed join and
   `keadm reset edge` both use it), so a refused join leaves no certificate, pid or config.
+- `leave_cluster`: before that, `keadm reset edge` asks the running edgecore to delete
+  its node's Lease and Node through the cloud and exit (SIGUSR1, `kubeedge.edge.core`),
+  then reads the outcome from its state file. When the cloud cannot be reached the
+  reset goes on regardless: the caller warns that the Node and Lease remain and names
+  the `kubectl delete node` to run.
 
 Lives beside `cloud/setup.py` because keadm serves both sides; nothing here runs in
 edgecore itself (rule 9 holds for the edge process, not for keadm).
@@ -24,6 +29,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +51,7 @@ from kubeedge.config.checks import (
 )
 from kubeedge.durable import atomic_write
 from kubeedge.edge.core import EdgeLayout, Phase, read_state
+from kubeedge.edge.node import DEREGISTER_TIMEOUT
 
 EDGECORE_MARK = "kubeedge.cli.edgecore"
 TOKEN_SECRET_HINT = ("the join token is not there yet: Secret kubeedge/tokensecret does not "
@@ -348,10 +355,69 @@ def remove_edge(root: Path, *, remove_logs: bool = True) -> list[str]:
     return done
 
 
+# What edgecore may take, after its deregistration deadline, to close its session and
+# database and exit; past both, `remove_edge` stops it with SIGTERM, then SIGKILL.
+LEAVE_STOP_MARGIN = 15.0
+
+
+@dataclass(frozen=True)
+class Departure:
+    """What `leave_cluster` found: the node's name and whether the cloud deleted its
+    Lease and Node (`reason` says why not)."""
+
+    node: str
+    deregistered: bool
+    reason: str = ""
+
+    def kubectl_commands(self) -> list[str]:
+        """What an administrator runs on the cloud to remove what was left behind (the
+        edge's Lease has no owner reference to its Node, so it goes by name too)."""
+        return [f"kubectl delete node {self.node}",
+                f"kubectl delete lease {self.node} -n kube-node-lease"]
+
+
+def configured_node_name(root: Path) -> str:
+    """The node name edgecore.yaml under `root` gives ("" without a readable one)."""
+    with contextlib.suppress(ConfigError, OSError):
+        return edgecore.load(EdgeLayout(root).config).node_name
+    return ""
+
+
+def leave_cluster(root: Path, timeout: float | None = None,
+                  poll: float = 0.05) -> Departure | None:
+    """Ask the running edgecore under `root` to delete its Lease and Node through the
+    cloud and exit (SIGUSR1), wait up to `timeout` (default: the edge's
+    `modules.edged.deregisterTimeout` plus a margin to stop) for it to exit, and report.
+    None when no edgecore runs there (nothing can be deregistered from this host then)."""
+    layout = EdgeLayout(root)
+    if timeout is None:
+        deregister = DEREGISTER_TIMEOUT
+        with contextlib.suppress(ConfigError, OSError):
+            deregister = edgecore.load(layout.config).modules.edged.deregister_timeout
+        timeout = deregister + LEAVE_STOP_MARGIN
+    pid = edgecore_pid(root)
+    if pid is None:
+        return None
+    node = configured_node_name(root)
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        return Departure(node, False, "edgecore exited before it could deregister")
+    deadline = time.monotonic() + timeout
+    while not _exited(pid):
+        if time.monotonic() > deadline:
+            return Departure(node, False, f"edgecore did not finish deregistering within "
+                                          f"{timeout:g}s")
+        time.sleep(poll)
+    state = read_state(layout.state) or {}
+    if state.get("deregistered"):
+        return Departure(node, True)
+    return Departure(node, False, str(state.get("deregisterError")
+                                      or "edgecore exited without deregistering"))
+
+
 def stop_pid(pid: int, timeout: float = 15.0) -> None:
     """Stop a just-started edgecore by pid (before its pid file exists)."""
-    import signal
-
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout

@@ -218,10 +218,14 @@ class Edged(_Section):
     # Ours. Count NVIDIA GPUs with `nvidia-smi` when it is installed and report them as
     # `nvidia.com/gpu` (an extraCapacity entry wins).
     detect_nvidia_gpus: bool = msgspec.field(default=True, name="detectNvidiaGPUs")
+    # Ours. Seconds `keadm reset` gives the edge to delete its Lease and Node through the
+    # cloud before it stops anyway (KubeEdge's reset leaves both; no upstream default).
+    deregister_timeout: float = 10.0
 
     def validate(self, where: str) -> None:
         if not self.enable:
             return
+        check_positive(f"{where}.deregisterTimeout", self.deregister_timeout)
         # KubeEdge validates the node name as Kubernetes' ValidateNodeName does.
         check_dns_subdomain(f"{where}.hostnameOverride", self.hostname_override)
         if self.node_ip:

@@ -12,7 +12,15 @@ Owns (specs/kubeedge.md §1 "EdgeCore modules", §6, §8):
   reports, the last error). The state file is ours: `keadm join` waits on it, since the
   edge cannot read the API to see its Node Ready;
 - SIGTERM/SIGINT: modules stopped, the hub closed, the database flushed and closed, the
-  pid file removed.
+  pid file removed;
+- SIGUSR1: leave the cluster, then stop as on SIGTERM. `keadm reset edge` sends it so
+  that a reset leaves no API object of the node behind (issue 6): while the session
+  with the cloud is still open, the node module deletes the node's Lease and Node
+  through it (`NodeModule.deregister`, bounded by its deadline), and the outcome goes
+  to the state file (`deregistered`, `deregisterError`) for keadm to report. A signal
+  of its own, not a marker file beside SIGTERM: a plain SIGTERM (a service manager, a
+  host shutdown) must never take the Node out of the cluster, there is no file to go
+  stale, and nothing need be written under the root before the process is told.
 
 Pods (edged's runtime) are the next issue. Must never import anything from cloud/,
 apiserver/, store/, controllers/ or scheduler/ (rule 9).
@@ -33,7 +41,7 @@ from typing import Any
 from kubeedge import __version__
 from kubeedge.config.edgecore import EdgeCoreConfig
 from kubeedge.durable import atomic_write
-from kubeedge.edge.node import NodeModule, NodeSettings
+from kubeedge.edge.node import NodeModule, NodeSettings, RequestFailed
 
 __all__ = ["EdgeCore", "EdgeLayout", "Phase", "preflight", "read_state"]
 
@@ -48,6 +56,7 @@ class Phase:
     CONNECTING = "connecting"  # certificate in place, dialling CloudHub
     CONNECTED = "connected"  # session open, node not acknowledged yet
     READY = "ready"  # Node registered, status and Lease acknowledged by the cloud
+    DEREGISTERING = "deregistering"  # SIGUSR1: deleting the Lease and Node, then stopping
     FAILED = "failed"  # edgecore stopped on an error it cannot retry
     STOPPED = "stopped"
 
@@ -127,7 +136,8 @@ class StateFile:
         self.path = path
         self.state: dict[str, Any] = {"pid": os.getpid(), "phase": Phase.STARTING,
                                       "connected": False, "registered": False,
-                                      "statusAcks": 0, "leaseAcks": 0, "error": ""}
+                                      "statusAcks": 0, "leaseAcks": 0, "error": "",
+                                      "deregistered": False, "deregisterError": ""}
 
     def update(self, **values: Any) -> None:
         changed = {k: v for k, v in values.items() if self.state.get(k) != v}
@@ -153,6 +163,7 @@ class EdgeCore:
         self.hub: Any = None
         self.node: NodeModule | None = None
         self._stop = asyncio.Event()
+        self._leave = False
         self._watch: asyncio.Task[None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -183,13 +194,33 @@ class EdgeCore:
         log.info("edgecore started for node %s (cloud %s)", config.node_name,
                  config.modules.edge_hub.websocket.server)
 
-    async def stop(self) -> None:
-        """Stop the modules, close the session and the database; idempotent."""
+    async def _stop_watch(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
+
+    async def deregister(self) -> bool:
+        """Delete this node's Lease and Node through the cloud (SIGUSR1, see the module
+        docstring); the outcome goes to the state file. True when both are gone."""
+        await self._stop_watch()  # the phase stays `deregistering` meanwhile
+        if self.node is None:
+            self.state.update(deregisterError="edgecore had not started its node module")
+            return False
+        self.state.update(phase=Phase.DEREGISTERING)
+        try:
+            await self.node.deregister()
+        except RequestFailed as exc:
+            log.error("node %s not deregistered: %s", self.config.node_name, exc)
+            self.state.update(deregistered=False, deregisterError=str(exc))
+            return False
+        self.state.update(deregistered=True, deregisterError="", registered=False)
+        return True
+
+    async def stop(self) -> None:
+        """Stop the modules, close the session and the database; idempotent."""
+        await self._stop_watch()
         if self.node is not None:
             await self.node.stop()
             self.node = None
@@ -208,6 +239,8 @@ class EdgeCore:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGUSR1, self.request_leave)
         code = 0
         try:
             try:
@@ -217,6 +250,9 @@ class EdgeCore:
                 self.state.update(phase=Phase.FAILED, error=str(exc))
                 return 1
             await self._stop.wait()
+            if self._leave:
+                log.info("edgecore leaving the cluster: deleting the node's Lease and Node")
+                await self.deregister()
             log.info("edgecore stopping")
             self.state.update(phase=Phase.STOPPED, connected=False)
         finally:
@@ -226,6 +262,12 @@ class EdgeCore:
         return code
 
     def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_leave(self) -> None:
+        """Deregister, then stop (SIGUSR1). A SIGTERM already being handled wins."""
+        if not self._stop.is_set():
+            self._leave = True
         self._stop.set()
 
     # ---- state -----------------------------------------------------------------------

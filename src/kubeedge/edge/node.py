@@ -18,6 +18,13 @@ Owns what KubeEdge's edged does for its own Node before any pod runs (specs/kube
   operation `error`) it waits for. Resource strings are `<registerNodeNamespace>/
   nodestatus/<node>` and `<ns>/lease/<node>` (spec §2); the cloud puts node leases in
   `kube-node-lease` whatever the namespace.
+- `NodeModule.deregister`: what `keadm reset edge` asks of a running edge (issue 6: a
+  reset leaves no API object of the node behind). The periodic reports stop once the
+  one in flight is answered (so no renewal can land after the deletes and bring the
+  Lease back), then a Lease `delete` and a Node `delete` for itself (`<ns>/lease/<node>`,
+  `<ns>/node/<node>`), each waiting for the cloud's reply, all within
+  `deregister_timeout`. KubeEdge's own reset leaves both in the API (its edge sends no
+  such request); the resource strings and replies follow the shapes above.
 
 Psutil is not a runtime dependency: the host is read from `/proc` and `os` only. Must
 never import anything from cloud/, apiserver/, store/ or controllers/ (rule 9).
@@ -47,21 +54,24 @@ from kubeedge.messaging.message import (
     GROUP_RESOURCE,
     MESSAGE_OK,
     MODULE_EDGEHUB,
+    OP_DELETE,
     OP_ERROR,
     OP_INSERT,
     OP_UPDATE,
     Message,
     build_message,
 )
-from kubeedge.messaging.resource import RESOURCE_LEASE, RESOURCE_NODESTATUS
+from kubeedge.messaging.resource import RESOURCE_LEASE, RESOURCE_NODE, RESOURCE_NODESTATUS
 
 __all__ = [
+    "DEREGISTER_TIMEOUT",
     "EDGE_ROLE_LABEL",
     "GPU_RESOURCE",
     "KUBELET_VERSION",
     "HostInfo",
     "NodeModule",
     "NodeSettings",
+    "RequestFailed",
     "build_lease",
     "build_node",
     "detect_nvidia_gpus",
@@ -81,6 +91,10 @@ SOURCE_EDGED = "edged"
 # kubelet's nodelease renewIntervalFraction: renew at a quarter of the lease duration.
 LEASE_RENEW_FRACTION = 0.25
 NODE_LEASE_NAMESPACE = "kube-node-lease"
+# How long `deregister` may take in all (waiting for a report in flight, then the Lease
+# and Node deletes). KubeEdge has no such step, so no default to follow; 10 s lets a
+# reachable cloud answer two requests with room, and bounds `keadm reset` when it is not.
+DEREGISTER_TIMEOUT = 10.0
 # Go's architecture names, as kubelet reports them.
 _GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
             "armv7l": "arm", "armv6l": "arm", "i686": "386", "i386": "386",
@@ -226,6 +240,7 @@ class NodeSettings:
     status_update_frequency: float = 10.0
     lease_duration: int = 40
     request_timeout: float = 30.0
+    deregister_timeout: float = DEREGISTER_TIMEOUT
     storage_path: str = "/"
 
     @classmethod
@@ -253,6 +268,7 @@ class NodeSettings:
             lease_duration=kc.node_lease_duration_seconds,
             # A request waits for its reply as long as a remote query may (spec §6).
             request_timeout=float(config.modules.meta_manager.remote_query_timeout),
+            deregister_timeout=float(edged.deregister_timeout),
             storage_path=str(config.path(edged.root_directory)),
         )
 
@@ -481,6 +497,9 @@ class NodeModule:
         self._on_change = on_change
         self._since = wall()
         self._task: asyncio.Task[None] | None = None
+        # Held for each request's whole exchange, so `deregister` can wait for the one in
+        # flight to be answered before the deletes go out.
+        self._lock = asyncio.Lock()
         self.registered = False
         self.status_acks = 0
         self.lease_acks = 0
@@ -511,11 +530,17 @@ class NodeModule:
                              "leaseAcks": self.lease_acks, "nodeError": self.last_error})
 
     async def _request(self, resource_type: str, operation: str, content: Any) -> Message:
+        async with self._lock:
+            return await self._send(resource_type, operation, content,
+                                    self.settings.request_timeout)
+
+    async def _send(self, resource_type: str, operation: str, content: Any,
+                    timeout: float) -> Message:
         s = self.settings
         msg = build_message(GROUP_RESOURCE, "", SOURCE_EDGED,
                             f"{s.namespace}/{resource_type}/{s.name}", operation, content)
         try:
-            reply = await self._bus.send_sync(MODULE_EDGEHUB, msg, s.request_timeout)
+            reply = await self._bus.send_sync(MODULE_EDGEHUB, msg, timeout)
         except BusError as exc:
             raise RequestFailed(f"{resource_type} {operation}: {exc}") from None
         error = _reply_error(reply)
@@ -545,6 +570,43 @@ class NodeModule:
         await self._request(RESOURCE_LEASE, OP_INSERT if first else OP_UPDATE,
                             build_lease(self.settings, self._wall()))
         self.lease_acks += 1
+
+    async def deregister(self, timeout: float | None = None) -> None:
+        """Delete this node's Lease, then its Node, through the cloud (see the module
+        docstring), within `timeout` (default `settings.deregister_timeout`) in all.
+        The periodic reports are stopped first and stay stopped. `RequestFailed` says
+        what was not done: no answer in time (no session with the cloud, or a slow one)
+        or the cloud's refusal."""
+        timeout = self.settings.deregister_timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        step = "waiting for the report in flight"
+        try:
+            async with asyncio.timeout_at(deadline):
+                async with self._lock:
+                    # A renewal answered before this point cannot land after the delete.
+                    await self.stop()
+                    # The Lease first: deleting the Node makes CloudHub close the
+                    # session, so nothing after it would get through.
+                    step = "lease delete"
+                    await self._send(RESOURCE_LEASE, OP_DELETE, None,
+                                     max(deadline - loop.time(), 0.001))
+                    step = "node delete"
+                    await self._send(RESOURCE_NODE, OP_DELETE, None,
+                                     max(deadline - loop.time(), 0.001))
+        except TimeoutError:
+            failure = f"{step}: no answer from the cloud within {timeout:g}s"
+        except RequestFailed as exc:
+            failure = str(exc)
+        else:
+            failure = ""
+        if failure:
+            if not self._hub.connected.is_set():
+                why = getattr(self._hub, "last_error", "")
+                failure += " (not connected to cloudcore" + (f": {why})" if why else ")")
+            raise RequestFailed(failure)
+        self.registered = False
+        log.info("node %s deregistered: its Lease and Node were deleted", self.settings.name)
 
     async def _run(self) -> None:
         while True:

@@ -123,6 +123,19 @@ def _lease_renew_time(cloud: Cloud, name: str) -> str:
     return json.loads(proc.stdout)["spec"]["renewTime"] if proc.returncode == 0 else ""
 
 
+def _object_syncs(cloud: Cloud, node: str) -> list[str]:
+    """The ObjectSyncs and ClusterObjectSyncs SyncController keeps for `node`
+    (`<node>.<uid>`), as `<kind>/<name>`."""
+    names = []
+    for kind in ("objectsyncs", "clusterobjectsyncs"):
+        proc = cloud.kubectl("get", kind, "-A", "-o", "json", check=False)
+        assert proc.returncode == 0, proc.stderr
+        names += [f"{kind}/{item['metadata']['name']}"
+                  for item in json.loads(proc.stdout)["items"]
+                  if item["metadata"]["name"].startswith(f"{node}.")]
+    return names
+
+
 def _files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
@@ -180,9 +193,11 @@ async def test_gettoken_join_ready_lease_renewed_then_reset(cloud: Cloud, tmp_pa
 
         reset = await asyncio.to_thread(keadm, "reset", "edge", "--root", str(root),
                                         "--force")
-        assert "stopped edgecore" in reset.stdout
+        assert "stopped edgecore" in reset.stdout and "left the cluster" in reset.stdout
         assert not process_running(pid)
         assert _files(root) == [] if root.exists() else True
+        assert await asyncio.to_thread(_node, cloud, "edge-one") is None
+        assert await asyncio.to_thread(_lease_renew_time, cloud, "edge-one") == ""
 
 
 async def test_wrong_token_is_refused_and_leaves_nothing(cloud: Cloud, tmp_path: Path
@@ -243,5 +258,67 @@ async def test_join_through_cloudcore(cloud: Cloud, tmp_path: Path) -> None:
         try:
             assert joined.returncode == 0, joined.stdout + joined.stderr
             assert _ready(await asyncio.to_thread(_node, cloud, "edge-cc"))
+            assert await asyncio.to_thread(_lease_renew_time, cloud, "edge-cc")
+            # A pod bound to the edge goes down to it; once the edge has acknowledged it,
+            # SyncController keeps an ObjectSync for it.
+            await asyncio.to_thread(cloud.kubectl, "apply", "-f", "-", input=json.dumps(
+                {"apiVersion": "v1", "kind": "Pod",
+                 "metadata": {"name": "on-edge-cc", "namespace": "default"},
+                 "spec": {"nodeName": "edge-cc",
+                          "containers": [{"name": "c", "image": "busybox"}]}}))
+            await eventually(
+                lambda: any(n.startswith("objectsyncs/")
+                            for n in _object_syncs(cloud, "edge-cc")),
+                timeout=15, what="an ObjectSync of edge-cc")
+            pid = setup_edge.edgecore_pid(root)
+            assert pid is not None
+
+            # Issue 6: the reset leaves no process, file or API object of the node.
+            reset = await asyncio.to_thread(keadm, "reset", "edge", "--root", str(root),
+                                            "--force")
+            assert "left the cluster" in reset.stdout, reset.stdout + reset.stderr
+            assert "WARNING" not in reset.stderr
+            assert not process_running(pid)
+            assert not root.exists() or _files(root) == []
+            await eventually(lambda: _node(cloud, "edge-cc") is None, timeout=5,
+                             what="edge-cc's Node deleted")
+            assert await asyncio.to_thread(_lease_renew_time, cloud, "edge-cc") == ""
+            await eventually(lambda: not _object_syncs(cloud, "edge-cc"), timeout=10,
+                             what="edge-cc's ObjectSyncs deleted")
         finally:
             await asyncio.to_thread(keadm, "reset", "edge", "--root", str(root), "--force")
+            await asyncio.to_thread(cloud.kubectl, "delete", "pod", "on-edge-cc",
+                                    "--grace-period=0", "--force", "--ignore-not-found",
+                                    check=False)
+
+
+async def test_reset_with_the_cloud_gone_still_resets_and_names_what_remains(
+        cloud: Cloud, tmp_path: Path) -> None:
+    root = tmp_path / "edge-offline"
+    async with _channel(cloud) as (hub_port, cert_port):
+        token = (await asyncio.to_thread(keadm, "gettoken", "--root", str(cloud.root))
+                 ).stdout.strip()
+        joined = await asyncio.to_thread(
+            _join, f"--cloudcore-ipport=127.0.0.1:{hub_port}", f"--token={token}",
+            "--edgenode-name=edge-offline", f"--certport={cert_port}", "--root", str(root),
+            *[a for s in FAST for a in ("--set", s)], "--timeout", "60")
+        assert joined.returncode == 0, joined.stdout + joined.stderr
+    # The channel is gone: the edge cannot reach the cloud any more.
+    pid = setup_edge.edgecore_pid(root)
+    assert pid is not None
+    try:
+        reset = await asyncio.to_thread(keadm, "reset", "edge", "--root", str(root),
+                                        "--force", check=False)
+        assert reset.returncode == 0, reset.stdout + reset.stderr
+        assert "stopped edgecore" in reset.stdout
+        assert not process_running(pid)
+        assert not root.exists() or _files(root) == []
+        assert "WARNING: node edge-offline's Node and Lease remain" in reset.stderr
+        assert "kubectl delete node edge-offline" in reset.stderr
+        assert "kubectl delete lease edge-offline -n kube-node-lease" in reset.stderr
+        assert await asyncio.to_thread(_node, cloud, "edge-offline") is not None
+    finally:
+        await asyncio.to_thread(cloud.kubectl, "delete", "node", "edge-offline",
+                                "--ignore-not-found", check=False)
+        await asyncio.to_thread(cloud.kubectl, "delete", "lease", "edge-offline", "-n",
+                                "kube-node-lease", "--ignore-not-found", check=False)

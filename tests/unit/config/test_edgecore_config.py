@@ -112,6 +112,7 @@ KUBEEDGE_DEFAULTS = [
     ("root", "/"),
     ("modules/edged/runtimeType", "process"),
     ("modules/edged/extraCapacity", {}),
+    ("modules/edged/deregisterTimeout", 10.0),
     ("modules/eventBus/mqttMode", 0),
 ]
 
@@ -292,6 +293,7 @@ BAD_VALUES = [
     ({"modules": {"edged": {"registerNodeNamespace": "a.b"}}},
      "modules.edged.registerNodeNamespace"),
     ({"modules": {"edged": {"runtimeType": "docker"}}}, "modules.edged.runtimeType"),
+    ({"modules": {"edged": {"deregisterTimeout": 0}}}, "modules.edged.deregisterTimeout"),
     ({"modules": {"edged": {"nodeLabels": {"bad key!": "x"}}}}, "modules.edged.nodeLabels"),
     ({"modules": {"edged": {"extraCapacity": {"nvidia.com/gpu": "lots"}}}},
      "modules.edged.extraCapacity[nvidia.com/gpu]"),

@@ -19,6 +19,7 @@ from kubeedge.edge.node import (
     HostInfo,
     NodeModule,
     NodeSettings,
+    RequestFailed,
     build_lease,
     build_node,
     detect_nvidia_gpus,
@@ -250,5 +251,90 @@ async def test_gpus_go_up_as_extended_resources(gpus: list[str]) -> None:
                 GPU_RESOURCE: [{"name": "gpu0", "type": "nvidia", "capacity": "1"}]}
         else:
             assert "ExtendResources" not in update
+    finally:
+        await cloud.close()
+
+
+class SlowCloud(FakeCloud):
+    """Holds each reply until `release` is set, to have a report in flight."""
+
+    def __init__(self, bus: ModuleBus) -> None:
+        self.release = asyncio.Event()
+        self.release.set()
+        super().__init__(bus)
+
+    async def _serve(self) -> None:
+        while True:
+            msg = await self.bus.receive("websocket")
+            self.requests.append(msg)
+            await self.release.wait()
+            if msg.route.operation == "delete" or msg.route.resource.split("/")[1] == "lease":
+                self.bus.send_resp(new_respond_message(msg, {"Object": None, "Err": None}))
+            else:
+                self.bus.send_resp(new_respond_message(msg, "OK"))
+
+
+async def test_deregister_waits_for_the_report_in_flight_then_deletes_lease_then_node(
+        ) -> None:
+    bus = ModuleBus()
+    cloud = SlowCloud(bus)
+    module = NodeModule(_settings(status_update_frequency=0.01, lease_duration=1), bus,
+                        cloud, host=lambda: HOST)
+    cloud.connected.set()
+    await module.start()
+    try:
+        await _wait(lambda: module.lease_acks >= 1, "the first lease")
+        cloud.release.clear()
+        sent = len(cloud.requests)
+        await _wait(lambda: len(cloud.requests) > sent, "a report in flight")
+        in_flight = cloud.requests[-1]
+        leaving = asyncio.create_task(module.deregister(timeout=5))
+        await asyncio.sleep(0.05)
+        # Nothing goes out while the report waits for its answer.
+        assert cloud.requests[-1] is in_flight and not leaving.done()
+        cloud.release.set()
+        await leaving
+        tail = [(m.route.resource, m.route.operation)
+                for m in cloud.requests[cloud.requests.index(in_flight) + 1:]]
+        assert tail == [("default/lease/edge-a", "delete"), ("default/node/edge-a", "delete")]
+        assert cloud.requests[-1].route.source == "edged"
+        assert not module.registered
+        count = len(cloud.requests)
+        await asyncio.sleep(0.1)  # ten status periods: the reports stay stopped
+        assert len(cloud.requests) == count
+    finally:
+        await module.stop()
+        await cloud.close()
+
+
+async def test_deregister_without_the_cloud_fails_within_its_deadline() -> None:
+    bus = ModuleBus()
+    bus.add_module("websocket", "hub")  # EdgeHub with no session: nobody answers
+
+    class Hub:
+        connected = asyncio.Event()
+        last_error = "dial tcp 127.0.0.1:10000: connection refused"
+
+    module = NodeModule(_settings(), bus, Hub(), host=lambda: HOST)
+    await module.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(RequestFailed) as failed:
+        await module.deregister(timeout=0.2)
+    assert loop.time() - started < 2
+    assert "lease delete" in str(failed.value)
+    assert "not connected to cloudcore: dial tcp" in str(failed.value)
+
+
+async def test_a_refused_delete_is_reported() -> None:
+    bus = ModuleBus()
+    cloud = FakeCloud(bus, refuse="node")
+    cloud.connected.set()
+    module = NodeModule(_settings(), bus, cloud, host=lambda: HOST)
+    try:
+        with pytest.raises(RequestFailed) as failed:
+            await module.deregister(timeout=5)
+        assert "node delete refused by the cloud" in str(failed.value)
+        assert [m.route.operation for m in cloud.requests] == ["delete", "delete"]
     finally:
         await cloud.close()

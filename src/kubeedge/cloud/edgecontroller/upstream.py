@@ -10,8 +10,10 @@ specs/kubeedge.md §2-3) and what KubeEdge's `controller/upstream.go` does with 
 | nodestatus | update | nodes/status PUT (stale heartbeats refreshed) | "OK" / error |
 | node | insert | register the Node as the node | ObjectResp |
 | node | update / query | labels and annotations merge-patched / get | "OK" / object |
+| node | delete | delete the Node, as cloudcore once the sender is that node | ObjectResp |
 | nodepatch | any | nodes/status strategic-merge PATCH | ObjectResp |
 | lease | insert / update / query | Lease create / update / get in kube-node-lease | ObjectResp |
+| lease | delete | Lease delete in kube-node-lease | ObjectResp |
 | podstatus | update | pods/status PUT per pod; unknown pod → delete to the edge | "OK" / error |
 | podpatch | any | pods/status strategic-merge PATCH | ObjectResp |
 | pod | delete | delete (grace period, uid precondition) | "OK" / error |
@@ -23,7 +25,17 @@ specs/kubeedge.md §2-3) and what KubeEdge's `controller/upstream.go` does with 
 
 Every request is first checked against the sending node (`access.EdgeAccess`) and then
 made with the node's identity (impersonation, as KubeEdge's `context.FromMessage` does),
-so the API server's Node authorizer and NodeRestriction decide too. A refused request
+so the API server's Node authorizer and NodeRestriction decide too.
+
+The two deletes are how an edge leaves the cluster (`keadm reset edge`, issue 6); KubeEdge's
+upstream has neither (its reset leaves the Node and Lease). The Lease delete is made as
+the node: kube's node authorizer lets a node delete its own Lease. The Node delete is
+not: kube 1.32 lets a node create, update and patch its own Node but not delete it (the
+node authorizer's `authorizeNode` has no delete, and ClusterRole `system:node` lost
+`delete` on nodes), and our authorizer says the same. So once `EdgeAccess` has checked
+that the sender, authenticated by its certificate on the session, names itself,
+cloudcore deletes the Node with its own identity, as it already sets the Node's
+kubernetes.io labels (`_register`). Deleting what is already gone is a success. A refused request
 changes nothing and gets a refusal the edge can read (an ObjectResp with a 403 Status,
 or an `error` reply). Replies carry `parent_msg_id` and go to CloudHub.
 
@@ -351,10 +363,12 @@ class Upstream:
             ("create_node", self._node_insert, [(RESOURCE_NODE, OP_INSERT)]),
             ("query_node", self._node_query, [(RESOURCE_NODE, OP_QUERY)]),
             ("update_node", self._node_update, [(RESOURCE_NODE, OP_UPDATE)]),
+            ("delete_node", self._node_delete, [(RESOURCE_NODE, OP_DELETE)]),
             ("patch_node", self._node_patch, [(RESOURCE_NODEPATCH, any_op)]),
             ("create_lease", self._lease_write,
              [(RESOURCE_LEASE, OP_INSERT), (RESOURCE_LEASE, OP_UPDATE)]),
             ("query_lease", self._lease_query, [(RESOURCE_LEASE, OP_QUERY)]),
+            ("delete_lease", self._lease_delete, [(RESOURCE_LEASE, OP_DELETE)]),
             ("update_pod_status", self._pod_status, [(RESOURCE_PODSTATUS, OP_UPDATE)]),
             ("patch_pod", self._pod_patch, [(RESOURCE_PODPATCH, any_op)]),
             ("delete_pod", self._pod_delete, [(RESOURCE_POD, OP_DELETE)]),
@@ -575,6 +589,24 @@ class Upstream:
             return
         await self.reply(object_response(msg, node, None))
 
+    async def _node_delete(self, msg: Message, sender: str, key: ResourceKey) -> None:
+        """The edge leaving the cluster: its own Node deleted, as cloudcore (see the
+        module docstring). An optional DeleteOptions content may carry a uid
+        precondition."""
+        reason = self.access.own_node(sender, key.name, "delete")
+        if reason is not None:
+            await self.reply(object_response(msg, None, forbidden_status(reason)))
+            return
+        try:
+            await self.admin.delete(NODES, key.name,
+                                    preconditions=_delete_preconditions(_content(msg)))
+        except APIError as exc:
+            if not exc.is_not_found:
+                await self.reply(object_response(msg, None, _status_of(exc)))
+                return
+        log.info("edgecontroller: node %s deleted its Node (leaving the cluster)", sender)
+        await self.reply(object_response(msg, None, None))
+
     # -- leases --------------------------------------------------------------------
 
     async def _lease_write(self, msg: Message, sender: str, key: ResourceKey) -> None:
@@ -631,6 +663,23 @@ class Upstream:
             await self.reply(object_response(msg, None, _status_of(exc)))
             return
         await self.reply(object_response(msg, lease, None))
+
+    async def _lease_delete(self, msg: Message, sender: str, key: ResourceKey) -> None:
+        """The edge's own Lease deleted, as the node (kube-node-lease whatever the
+        resource's namespace, as for writes)."""
+        reason = self.access.own_lease(sender, NODE_LEASE_NAMESPACE, key.name)
+        if reason is not None:
+            await self.reply(object_response(msg, None, forbidden_status(reason)))
+            return
+        try:
+            await self._client(sender).delete(
+                LEASES, key.name, NODE_LEASE_NAMESPACE,
+                preconditions=_delete_preconditions(_content(msg)))
+        except APIError as exc:
+            if not exc.is_not_found:
+                await self.reply(object_response(msg, None, _status_of(exc)))
+                return
+        await self.reply(object_response(msg, None, None))
 
     # -- pods ----------------------------------------------------------------------
 
@@ -862,6 +911,16 @@ class Upstream:
     async def _pv_query(self, msg: Message, sender: str, key: ResourceKey) -> None:
         obj = await self._client(sender).get(PVS, key.name)
         await self.reply(value_reply(msg, obj))
+
+
+def _delete_preconditions(content: Any) -> dict[str, str] | None:
+    """`preconditions` (uid, resourceVersion) of a DeleteOptions content, if any."""
+    if not isinstance(content, dict):
+        return None
+    pre = content.get("preconditions") or {}
+    if not isinstance(pre, dict):
+        raise ValueError("preconditions of a delete must be an object")
+    return {k: str(v) for k, v in pre.items() if k in ("uid", "resourceVersion") and v} or None
 
 
 def _containers_stopped(pod: Mapping[str, Any]) -> bool:
