@@ -180,6 +180,12 @@ class FakeCloud:
             await self.task
 
 
+async def _settle(rounds: int = 50) -> None:
+    """Let every ready task run until it blocks (scheduling rounds, not time)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
 async def _wait(cond: Any, what: str) -> None:
     async with asyncio.timeout(5):
         while not cond():
@@ -194,7 +200,7 @@ async def test_module_registers_then_reports_and_renews_on_their_periods() -> No
                         bus, cloud, host=lambda: HOST, on_change=changes.append)
     await module.start()
     try:
-        await asyncio.sleep(0.05)
+        await _settle()
         assert cloud.requests == []  # nothing while disconnected
         cloud.connected.set()
         await _wait(lambda: module.status_acks >= 3 and module.lease_acks >= 2, "reports")
@@ -289,7 +295,7 @@ async def test_deregister_waits_for_the_report_in_flight_then_deletes_lease_then
         await _wait(lambda: len(cloud.requests) > sent, "a report in flight")
         in_flight = cloud.requests[-1]
         leaving = asyncio.create_task(module.deregister(timeout=5))
-        await asyncio.sleep(0.05)
+        await _settle()
         # Nothing goes out while the report waits for its answer.
         assert cloud.requests[-1] is in_flight and not leaving.done()
         cloud.release.set()
@@ -299,8 +305,10 @@ async def test_deregister_waits_for_the_report_in_flight_then_deletes_lease_then
         assert tail == [("default/lease/edge-a", "delete"), ("default/node/edge-a", "delete")]
         assert cloud.requests[-1].route.source == "edged"
         assert not module.registered
+        # The reports stay stopped: their task is gone, so nothing more is sent.
+        assert module._task is None
         count = len(cloud.requests)
-        await asyncio.sleep(0.1)  # ten status periods: the reports stay stopped
+        await _settle()
         assert len(cloud.requests) == count
     finally:
         await module.stop()
