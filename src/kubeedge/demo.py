@@ -82,7 +82,7 @@ def main(root: str, port: int | None) -> None:
            "--timeout=30s"], env)
     _show([kubectl, "apply", "-f", str(EXAMPLES / "crd" / "20-widget.yaml")], env)
     _show([kubectl, "get", "namespaces"], env)
-    # No edge can join yet (keadm join lands with the CloudCore issue), so three
+    # Edges can join but cannot run pods yet (that is edgecore's next part), so three
     # simulated nodes play kubelet while the demo runs, to show the controllers and the
     # scheduler at work; they are removed at the end.
     click.secho("Starting 3 simulated (hollow) nodes for the demo", bold=True)
