@@ -25,6 +25,9 @@ import base64
 import datetime as dt
 import ipaddress
 import logging
+import os
+import ssl
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +47,14 @@ from kubeedge.cloud.certs.authority import (
     CertificateAuthority,
     CertificateError,
     CertKeyPair,
+    cert_pem,
     generate_private_key,
     key_der,
+    key_pem,
     load_certificate,
     load_private_key,
 )
+from kubeedge.durable import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +334,27 @@ class EdgeCertificates:
         """SEC 1 DER of the CA key: what `cakeydata` holds and what keys the token's
         HS256 (Go's `x509.MarshalECPrivateKey`, specs/kubeedge.md §4)."""
         return key_der(self.ca.private_key)
+
+    def server_ssl_context(self, verify_mode: ssl.VerifyMode, ciphers: str = ""
+                           ) -> ssl.SSLContext:
+        """A TLS 1.2+ server context with cloudcore's serving certificate that checks
+        client certificates against KubeEdge's CA (`verify_mode` says whether one is
+        required), for CloudHub and the certificate service alike."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.verify_mode = verify_mode
+        if ciphers:
+            ctx.set_ciphers(ciphers)
+        ctx.load_verify_locations(cadata=self.ca_der)
+        # `load_cert_chain` reads only files: hand them over through a private
+        # directory that is gone as soon as they are loaded.
+        with tempfile.TemporaryDirectory(prefix="kubeedge-tls-") as tmp:
+            os.chmod(tmp, 0o700)
+            cert_file, key_file = Path(tmp) / "server.crt", Path(tmp) / "server.key"
+            atomic_write(key_file, key_pem(self.serving.private_key), 0o600)
+            atomic_write(cert_file, cert_pem(self.serving.certificate), 0o600)
+            ctx.load_cert_chain(cert_file, key_file)
+        return ctx
 
     @classmethod
     async def load_or_create(

@@ -28,14 +28,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 import ssl
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -52,8 +49,6 @@ from kubeedge.cloud.certs.authority import (
     CLIENT_AUTH,
     CertificateError,
     cert_identity,
-    cert_pem,
-    key_pem,
     load_csr,
 )
 from kubeedge.cloud.certs.edge_ca import EdgeCertificates, LocalFiles
@@ -65,7 +60,6 @@ from kubeedge.cloud.certs.token import (
     verify_authorization,
 )
 from kubeedge.config.apiserver import ConfigError
-from kubeedge.durable import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -230,19 +224,7 @@ class CertService:
         """TLS 1.2+ with CloudCore's certificate; a client certificate is requested and,
         when sent, must chain to KubeEdge's CA (Go's `RequestClientCert` would accept
         any and leave it to the handler; a foreign one fails the handshake here)."""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.verify_mode = ssl.CERT_OPTIONAL
-        ctx.load_verify_locations(cadata=self._ca_der)
-        # `load_cert_chain` reads only files: hand them over through a private
-        # directory that is gone as soon as they are loaded.
-        with tempfile.TemporaryDirectory(prefix="kubeedge-https-") as tmp:
-            os.chmod(tmp, 0o700)
-            cert_file, key_file = Path(tmp) / "server.crt", Path(tmp) / "server.key"
-            atomic_write(key_file, key_pem(self.certs.serving.private_key), 0o600)
-            atomic_write(cert_file, cert_pem(self.certs.serving.certificate), 0o600)
-            ctx.load_cert_chain(cert_file, key_file)
-        return ctx
+        return self.certs.server_ssl_context(ssl.CERT_OPTIONAL)
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
         """Serve on `host:port` (settings by default; port 0 picks one); returns the port."""

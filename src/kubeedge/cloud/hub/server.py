@@ -27,23 +27,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import ssl
-import tempfile
 from asyncio import sslproto
-from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from kubeedge.client.clock import Clock
-from kubeedge.cloud.certs.authority import cert_pem, key_pem
 from kubeedge.cloud.certs.edge_ca import EdgeCertificates
 from kubeedge.cloud.certs.server import node_identity, valid_node_name
 from kubeedge.cloud.hub import protocol
 from kubeedge.cloud.hub.pool import Enqueued, is_node_stopped, is_to_edge, needs_ack
 from kubeedge.cloud.hub.session import HubMetrics, HubTimings, NodeSession, SessionManager
-from kubeedge.durable import atomic_write
 from kubeedge.messaging.bus import BusError, ModuleBus, ModuleClosedError
 from kubeedge.messaging.codec import MessageDecodeError, decode_message
 from kubeedge.messaging.message import (
@@ -206,19 +201,7 @@ class CloudHub:
 
     def ssl_context(self) -> ssl.SSLContext:
         """KubeEdge's createTLSConfig: RequireAndVerifyClientCert against its CA."""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.set_ciphers(CIPHERS)
-        ctx.load_verify_locations(cadata=self.certs.ca_der)
-        # load_cert_chain reads only files: a private directory, gone once loaded.
-        with tempfile.TemporaryDirectory(prefix="kubeedge-cloudhub-") as tmp:
-            os.chmod(tmp, 0o700)
-            cert_file, key_file = Path(tmp) / "server.crt", Path(tmp) / "server.key"
-            atomic_write(key_file, key_pem(self.certs.serving.private_key), 0o600)
-            atomic_write(cert_file, cert_pem(self.certs.serving.certificate), 0o600)
-            ctx.load_cert_chain(cert_file, key_file)
-        return ctx
+        return self.certs.server_ssl_context(ssl.CERT_REQUIRED, CIPHERS)
 
     # -- the handshake --
 
