@@ -8,7 +8,6 @@ rotate the certificate).
 
 from kubeedge.edge.hub.certificates import CertificateManager, RotationBackoff
 from kubeedge.edge.hub.hub import EdgeHub, EdgeStore, HubSettings, keepalive_message
-from kubeedge.edge.hub.ratelimit import TokenBucket
 from kubeedge.edge.hub.transport import (
     Connection,
     ConnectionLost,
@@ -28,7 +27,6 @@ __all__ = [
     "EdgeStore",
     "HubSettings",
     "RotationBackoff",
-    "TokenBucket",
     "Transport",
     "WebSocketTransport",
     "keepalive_message",

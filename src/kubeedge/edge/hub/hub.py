@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from kubeedge.client.clock import Clock, RealClock
+from kubeedge.client.ratelimit import TokenBucket
 from kubeedge.config.checks import under_root
 from kubeedge.config.edgecore import EdgeCoreConfig
 from kubeedge.edge.certs import EdgeCertPaths
@@ -51,7 +52,6 @@ from kubeedge.edge.hub.certificates import (
     CertificateManager,
     RotationBackoff,
 )
-from kubeedge.edge.hub.ratelimit import TokenBucket
 from kubeedge.edge.hub.transport import (
     CONNECTION_USE_MESSAGE,
     HEADER_CONNECTION_USE,
@@ -282,7 +282,9 @@ class EdgeHub:
             rotate_certificates=s.rotate_certificates, backoff=s.rotation_backoff,
             clock=self._clock, wall=wall, rand=rand,
         )
-        self._limiter = TokenBucket(s.message_qps, s.message_burst, self._clock)
+        # messageQPS 0 is no limit (a bucket that never refills would silence the edge
+        # after `burst` messages); burst 0 with a rate could never hand out a token.
+        self._limiter = TokenBucket(s.message_qps, max(s.message_burst, 1), self._clock)
         self.connected = asyncio.Event()
         self._reconnect_now = asyncio.Event()
         self._conn: Connection | None = None
@@ -500,7 +502,7 @@ class EdgeHub:
             if self._held is None:
                 self._held = await self._bus.receive(MODULE_EDGEHUB)
             msg = self._held
-            await self._limiter.wait()
+            await self._limiter.acquire()
             try:
                 await self._write(conn, msg)
             except MessageEncodeError as exc:
