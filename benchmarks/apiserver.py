@@ -202,28 +202,37 @@ def client_main(conn: multiprocessing.connection.Connection) -> None:
     serve_commands(conn, setup, lambda st: client_commands(st), teardown)
 
 
-def client_commands(st: ClientState) -> dict[str, Callable[..., Awaitable[dict[str, Any]]]]:
+async def open_session(server: str, kubeconfig: str, warm: int) -> tuple[Any, dict[str, Any]]:
+    """A keep-alive aiohttp session to the API server as the kubeconfig's user, with
+    `warm` connections opened (TLS handshakes done) before any timing; returns the
+    session and `drive`'s figures for the warm-up."""
     import aiohttp
+
+    from kubeedge.client import kubeconfig as kc
+
+    access = kc.load(kubeconfig)
+    # limit=0: the callers' concurrency bounds the pool; connections are kept alive.
+    session = aiohttp.ClientSession(
+        base_url=server,
+        connector=aiohttp.TCPConnector(ssl=access.ssl_context(), limit=0,
+                                       keepalive_timeout=120),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+    )
+
+    async def hello(_: int) -> bool:
+        async with session.get("/api/v1/namespaces/default") as resp:
+            await resp.read()
+            return resp.status == 200
+
+    return session, await drive(warm, warm, hello)
+
+
+def client_commands(st: ClientState) -> dict[str, Callable[..., Awaitable[dict[str, Any]]]]:
     import orjson
 
     async def connect(server: str, kubeconfig: str, warm: int) -> dict[str, Any]:
-        from kubeedge.client import kubeconfig as kc
-
-        access = kc.load(kubeconfig)
-        # limit=0: the callers' concurrency bounds the pool; connections are kept alive.
-        st.session = aiohttp.ClientSession(
-            base_url=server,
-            connector=aiohttp.TCPConnector(ssl=access.ssl_context(), limit=0,
-                                           keepalive_timeout=120),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-        )
-
-        async def hello(_: int) -> bool:  # opens (TLS handshakes) the pool before timing
-            async with st.session.get("/api/v1/namespaces/default") as resp:
-                await resp.read()
-                return resp.status == 200
-
-        return await drive(warm, warm, hello)
+        st.session, warmed = await open_session(server, kubeconfig, warm)
+        return warmed
 
     async def request(method: str, path: str, body: Any = None,
                       params: dict[str, str] | None = None) -> dict[str, Any]:

@@ -78,6 +78,7 @@ from benchmarks.apiserver import (  # noqa: E402
     Deadline,
     Worker,
     drive,
+    open_session,
     serve_commands,
     source_state,
     summarize_profile,
@@ -180,25 +181,11 @@ def writer_main(conn: multiprocessing.connection.Connection) -> None:
 
 
 def writer_commands(st: WriterState) -> dict[str, Callable[..., Awaitable[dict[str, Any]]]]:
-    import aiohttp
     import orjson
 
     async def connect(server: str, kubeconfig: str, warm: int) -> dict[str, Any]:
-        from kubeedge.client import kubeconfig as kc
-
-        access = kc.load(kubeconfig)
-        st.session = aiohttp.ClientSession(
-            base_url=server,
-            connector=aiohttp.TCPConnector(ssl=access.ssl_context(), limit=0,
-                                           keepalive_timeout=120),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
-
-        async def hello(_: int) -> bool:  # opens (TLS handshakes) the pool before timing
-            async with st.session.get("/api/v1/namespaces/default") as resp:
-                await resp.read()
-                return resp.status == 200
-
-        return await drive(warm, warm, hello)
+        st.session, warmed = await open_session(server, kubeconfig, warm)
+        return warmed
 
     async def post(path: str, body: bytes, errors: Counter[int]) -> bool:
         async with st.session.post(path, data=body, headers=JSON_HEADERS) as resp:

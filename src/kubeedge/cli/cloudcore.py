@@ -50,7 +50,7 @@ async def _serve(config: cloudcore.CloudCoreConfig, pid_file: str | None) -> Non
 @click.option("--pid-file", type=click.Path(dir_okay=False), default=None,
               help="Write this process's pid here once the API server answers.")
 def main(config_path: str, minconfig: bool, defaultconfig: bool, pid_file: str | None) -> None:
-    """Run the cloud modules: controller manager and scheduler."""
+    """Run the cloud modules: controller manager, scheduler and the edge channel."""
     if minconfig:
         click.echo(cloudcore.min_yaml(), nl=False)
         return
