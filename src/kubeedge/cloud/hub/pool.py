@@ -26,6 +26,7 @@ import enum
 from typing import Any
 
 from kubeedge.cloud.hub import protocol
+from kubeedge.cloud.synccontroller.objectsync import parse_resource_version
 from kubeedge.messaging.message import (
     GROUP_RESOURCE,
     GROUP_USER,
@@ -157,17 +158,18 @@ def needs_ack(msg: Message) -> bool:
 
 
 def compare_resource_version(a: str, b: str) -> int:
-    """synccontroller `CompareResourceVersion`: RVs are uint64; 1, 0 or -1.
+    """synccontroller `CompareResourceVersion` (uint64 RVs, parsed as SyncController
+    parses them); 1, 0 or -1.
 
     KubeEdge panics on a non-number; here a non-number sorts before every number and
     two non-numbers compare as text, so a bad RV can never displace a good one.
     """
     try:
-        ia = int(a)
+        ia = parse_resource_version(a)
     except ValueError:
         ia = -1
     try:
-        ib = int(b)
+        ib = parse_resource_version(b)
     except ValueError:
         ib = -1
     if ia == ib == -1:
