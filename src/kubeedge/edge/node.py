@@ -17,7 +17,11 @@ Owns what KubeEdge's edged does for its own Node before any pod runs (specs/kube
   each through EdgeHub as a request whose reply (`response` "OK" / ObjectResp, or
   operation `error`) it waits for. Resource strings are `<registerNodeNamespace>/
   nodestatus/<node>` and `<ns>/lease/<node>` (spec §2); the cloud puts node leases in
-  `kube-node-lease` whatever the namespace.
+  `kube-node-lease` whatever the namespace. As kubelet's lease controller does, the
+  Lease is owned by the Node (an ownerReference with the Node's UID, asked of the cloud
+  with a `node` query after registering), so deleting the Node deletes it; it is renewed
+  with an update of the Lease the cloud last returned (its resourceVersion), which also
+  adds the owner to a Lease made before the Node's UID was known.
 - `NodeModule.deregister`: what `keadm reset edge` asks of a running edge (issue 6: a
   reset leaves no API object of the node behind). The periodic reports stop once the
   one in flight is answered (so no renewal can land after the deletes and bring the
@@ -48,6 +52,7 @@ from typing import Any
 
 from kubeedge import KUBEEDGE_RELEASE, KUBERNETES_RELEASE
 from kubeedge.api.placement import EDGE_ROLE_LABEL
+from kubeedge.client.clock import Clock, RealClock
 from kubeedge.config.edgecore import EdgeCoreConfig
 from kubeedge.messaging.bus import BusError, ModuleBus
 from kubeedge.messaging.message import (
@@ -57,6 +62,7 @@ from kubeedge.messaging.message import (
     OP_DELETE,
     OP_ERROR,
     OP_INSERT,
+    OP_QUERY,
     OP_UPDATE,
     Message,
     build_message,
@@ -437,16 +443,27 @@ def extend_resources(host: HostInfo) -> Obj:
                            for gpu in host.gpus]}
 
 
-def build_lease(settings: NodeSettings, now: dt.datetime) -> Obj:
-    """The node Lease kubelet renews (coordination.k8s.io/v1)."""
-    return {
+def build_lease(settings: NodeSettings, now: dt.datetime, *, node_uid: str = "",
+                last: Obj | None = None) -> Obj:
+    """The node Lease kubelet renews (coordination.k8s.io/v1): `last` (the Lease the
+    cloud last returned) renewed, or a new one; owned by the Node once its UID is known
+    (kubelet's nodelease `setNodeOwnerFunc`)."""
+    lease: Obj = {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
         "metadata": {"name": settings.name, "namespace": NODE_LEASE_NAMESPACE},
-        "spec": {"holderIdentity": settings.name,
-                 "leaseDurationSeconds": settings.lease_duration,
-                 "renewTime": _micro_time(now)},
     }
+    if last is not None:
+        meta = last.get("metadata") or {}
+        lease["metadata"].update({k: meta[k] for k in ("resourceVersion", "uid",
+                                                       "ownerReferences") if k in meta})
+    lease["spec"] = {"holderIdentity": settings.name,
+                     "leaseDurationSeconds": settings.lease_duration,
+                     "renewTime": _micro_time(now)}
+    if node_uid and not lease["metadata"].get("ownerReferences"):
+        lease["metadata"]["ownerReferences"] = [{
+            "apiVersion": "v1", "kind": "Node", "name": settings.name, "uid": node_uid}]
+    return lease
 
 
 # --------------------------------------------------------------------------- the module
@@ -479,13 +496,15 @@ class NodeModule:
 
     `hub` needs `connected` (an asyncio.Event set while a session is open); requests go
     to module `websocket` with `bus.send_sync`. `on_change(state)` is told of every
-    acknowledged report and every failure (edgecore's state file). Counters are plain
-    attributes for tests.
+    acknowledged report and every failure (edgecore's state file). The periods run on
+    `clock` (a FakeClock in tests); the Node's timestamps come from `wall`. Counters are
+    plain attributes for tests.
     """
 
     def __init__(self, settings: NodeSettings, bus: ModuleBus, hub: Any, *,
                  host: Callable[[], HostInfo] | None = None,
                  wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 clock: Clock | None = None,
                  on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.settings = settings
         self._bus = bus
@@ -494,6 +513,10 @@ class NodeModule:
                                                 detect_gpus=settings.detect_gpus))
         self._gpus: list[str] | None = None
         self._wall = wall
+        self._clock: Clock = clock or RealClock()
+        # The Node's UID (the Lease's owner) and the Lease as the cloud last returned it.
+        self._node_uid = ""
+        self._lease: Obj | None = None
         self._on_change = on_change
         self._since = wall()
         self._task: asyncio.Task[None] | None = None
@@ -555,6 +578,23 @@ class NodeModule:
                             build_node(self.settings, host, self._wall()))
         self.registered = True
         log.info("node %s registered", self.settings.name)
+        await self._learn_node_uid()
+
+    async def _learn_node_uid(self) -> None:
+        """The Node's UID for the Lease's owner. Without it the Lease is still renewed,
+        unowned, and asked again at the next registration (kubelet's lease controller
+        likewise renews without an owner until it can read the Node)."""
+        try:
+            reply = await self._request(RESOURCE_NODE, OP_QUERY, None)
+        except RequestFailed as exc:
+            log.warning("node %s: cannot read its Node for the Lease owner: %s",
+                        self.settings.name, exc)
+            return
+        node = reply.content if isinstance(reply.content, dict) else {}
+        uid = str((node.get("metadata") or {}).get("uid") or "")
+        if uid != self._node_uid:
+            # A new Node (deleted and registered again): the old Lease's owner is gone.
+            self._node_uid, self._lease = uid, None
 
     async def report_status(self) -> None:
         host = await asyncio.to_thread(self._read_host)
@@ -567,8 +607,20 @@ class NodeModule:
         self.status_acks += 1
 
     async def renew_lease(self, first: bool) -> None:
-        await self._request(RESOURCE_LEASE, OP_INSERT if first else OP_UPDATE,
-                            build_lease(self.settings, self._wall()))
+        """Create the Lease (`first`, or after a refused update), else update the one
+        the cloud last returned; a conflict or refusal makes the next renewal a create
+        (which the cloud turns into a renewal of the Lease it has)."""
+        last = None if first else self._lease
+        lease = build_lease(self.settings, self._wall(), node_uid=self._node_uid, last=last)
+        try:
+            reply = await self._request(RESOURCE_LEASE,
+                                        OP_UPDATE if last is not None else OP_INSERT, lease)
+        except RequestFailed:
+            self._lease = None
+            raise
+        content = reply.content if isinstance(reply.content, dict) else {}
+        returned = content.get("Object")
+        self._lease = returned if isinstance(returned, dict) else None
         self.lease_acks += 1
 
     async def deregister(self, timeout: float | None = None) -> None:
@@ -619,7 +671,7 @@ class NodeModule:
                 self._changed()
                 # Try again after one status interval (kubelet retries registration
                 # with back-off; the session may also have ended meanwhile).
-                await asyncio.sleep(self.settings.status_update_frequency)
+                await self._clock.sleep(self.settings.status_update_frequency)
 
     async def _session(self) -> None:
         """One connected period: register, then report and renew on their periods
@@ -630,15 +682,14 @@ class NodeModule:
         await self.renew_lease(first=True)
         self.last_error = ""
         self._changed()
-        loop = asyncio.get_running_loop()
-        next_status = loop.time() + s.status_update_frequency
-        next_lease = loop.time() + s.lease_renew_interval
+        clock = self._clock
+        next_status = clock.now() + s.status_update_frequency
+        next_lease = clock.now() + s.lease_renew_interval
         while self._hub.connected.is_set():
-            wait = max(min(next_status, next_lease) - loop.time(), 0.0)
-            await asyncio.sleep(wait)
+            await clock.sleep(min(next_status, next_lease) - clock.now())
             if not self._hub.connected.is_set():
                 break
-            now = loop.time()
+            now = clock.now()
             if now >= next_status:
                 await self.report_status()
                 next_status = now + s.status_update_frequency

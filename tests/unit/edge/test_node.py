@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kubeedge.client.clock import FakeClock
 from kubeedge.config.edgecore import EdgeCoreConfig, from_builtins
 from kubeedge.edge.node import (
     EDGE_ROLE_LABEL,
@@ -113,6 +114,26 @@ def test_lease_is_kubelets_node_lease() -> None:
                              "renewTime": "2026-01-02T03:04:05.678901Z"}
 
 
+def test_lease_is_owned_by_the_node_and_renews_the_last_one_returned() -> None:
+    owner = {"apiVersion": "v1", "kind": "Node", "name": "edge-a", "uid": "u-1"}
+    owned = build_lease(_settings(), NOW, node_uid="u-1")
+    assert owned["metadata"]["ownerReferences"] == [owner]
+    # A renewal carries the stored Lease's version (an update, not a blind write) and
+    # adds the owner the first Lease was made without.
+    last = {"metadata": {"name": "edge-a", "namespace": "kube-node-lease",
+                         "resourceVersion": "41", "uid": "l-1", "labels": {"x": "y"}},
+            "spec": {"holderIdentity": "edge-a", "renewTime": "old"}}
+    renewed = build_lease(_settings(), NOW, node_uid="u-1", last=last)
+    assert renewed["metadata"] == {"name": "edge-a", "namespace": "kube-node-lease",
+                                   "resourceVersion": "41", "uid": "l-1",
+                                   "ownerReferences": [owner]}
+    assert renewed["spec"]["renewTime"] == "2026-01-02T03:04:05.678901Z"
+    # An owner already there is kept as it is.
+    kept = build_lease(_settings(), NOW, node_uid="u-2",
+                       last={"metadata": {"ownerReferences": [owner]}})
+    assert kept["metadata"]["ownerReferences"] == [owner]
+
+
 def test_settings_from_config_use_kubelet_defaults_and_the_config() -> None:
     config = from_builtins({"root": "/tmp/x", "modules": {
         "edged": {"hostnameOverride": "edge-b", "nodeIP": "192.0.2.7",
@@ -158,6 +179,7 @@ class FakeCloud:
         self.bus = bus
         self.refuse = refuse
         self.requests: list[Message] = []
+        self.lease_version = 0
         self.connected = asyncio.Event()
         bus.add_module("websocket", "hub")
         self.task = asyncio.create_task(self._serve())
@@ -166,11 +188,20 @@ class FakeCloud:
         while True:
             msg = await self.bus.receive("websocket")
             self.requests.append(msg)
-            if self.refuse and msg.route.resource.split("/")[1] == self.refuse:
+            kind = msg.route.resource.split("/")[1]
+            if self.refuse and kind == self.refuse:
                 self.bus.send_resp(new_error_message(msg, "create node error: forbidden"))
-            elif msg.route.resource.split("/")[1] == "lease":
-                self.bus.send_resp(new_respond_message(msg, {"Object": msg.content,
-                                                             "Err": None}))
+            elif kind == "lease" and msg.route.operation == "delete":
+                self.bus.send_resp(new_respond_message(msg, {"Object": None, "Err": None}))
+            elif kind == "lease":
+                # The API's answer: the Lease as stored, with a new resourceVersion.
+                self.lease_version += 1
+                lease = {**msg.content, "metadata": {
+                    **msg.content["metadata"], "resourceVersion": str(self.lease_version)}}
+                self.bus.send_resp(new_respond_message(msg, {"Object": lease, "Err": None}))
+            elif kind == "node" and msg.route.operation == "query":
+                self.bus.send_resp(new_respond_message(
+                    msg, {"kind": "Node", "metadata": {"name": "edge-a", "uid": "node-uid"}}))
             else:
                 self.bus.send_resp(new_respond_message(msg, "OK"))
 
@@ -195,27 +226,42 @@ async def _wait(cond: Any, what: str) -> None:
 async def test_module_registers_then_reports_and_renews_on_their_periods() -> None:
     bus = ModuleBus()
     cloud = FakeCloud(bus)
+    clock = FakeClock()
     changes: list[dict[str, Any]] = []
-    module = NodeModule(_settings(status_update_frequency=0.05, lease_duration=1),
-                        bus, cloud, host=lambda: HOST, on_change=changes.append)
+    # Status every 10 s, Lease every 10 s (a quarter of 40 s): kubelet's defaults.
+    module = NodeModule(_settings(status_update_frequency=10, lease_duration=40),
+                        bus, cloud, host=lambda: HOST, clock=clock,
+                        on_change=changes.append)
     await module.start()
     try:
         await _settle()
         assert cloud.requests == []  # nothing while disconnected
         cloud.connected.set()
-        await _wait(lambda: module.status_acks >= 3 and module.lease_acks >= 2, "reports")
-        kinds = [(m.route.resource, m.route.operation) for m in cloud.requests[:3]]
+        await _wait(lambda: module.lease_acks == 1, "the first Lease")
+        kinds = [(m.route.resource, m.route.operation) for m in cloud.requests]
         assert kinds == [("default/nodestatus/edge-a", "insert"),
+                         ("default/node/edge-a", "query"),
                          ("default/nodestatus/edge-a", "update"),
                          ("default/lease/edge-a", "insert")]
         first = cloud.requests[0]
         assert first.route.source == "edged" and first.route.group == "resource"
         assert first.content["metadata"]["labels"][EDGE_ROLE_LABEL] == ""
-        update = cloud.requests[1].content
+        update = cloud.requests[2].content
         assert set(update) == {"UID", "Status"}
         assert update["Status"]["capacity"]["cpu"] == "4"
-        leases = [m for m in cloud.requests if m.route.resource == "default/lease/edge-a"]
-        assert [m.route.operation for m in leases[:2]] == ["insert", "update"]
+        assert cloud.requests[3].content["metadata"]["ownerReferences"] == [
+            {"apiVersion": "v1", "kind": "Node", "name": "edge-a", "uid": "node-uid"}]
+        # Nothing more until the periods pass on the module's clock.
+        await _settle()
+        assert len(cloud.requests) == 4
+        await clock.advance(10)
+        await _wait(lambda: module.lease_acks == 2, "the renewal")
+        tail = [(m.route.resource, m.route.operation) for m in cloud.requests[4:]]
+        assert tail == [("default/nodestatus/edge-a", "update"),
+                        ("default/lease/edge-a", "update")]
+        # The renewal updates the Lease the cloud returned, by its resourceVersion.
+        assert cloud.requests[-1].content["metadata"]["resourceVersion"] == "1"
+        assert module.status_acks == 2
         assert module.registered and changes[-1]["registered"]
     finally:
         await module.stop()
