@@ -23,6 +23,7 @@ from typing import Any
 
 from kubeedge.api.defaults import apply_pod_template_defaults, parse_quantity
 from kubeedge.api.errors import Cause
+from kubeedge.api.goflags import FlagValue, parse_flags
 from kubeedge.api.validation import (
     duplicate,
     forbidden,
@@ -61,7 +62,8 @@ DEFAULT_TASK_PREFIX = "default"  # batch/v1alpha1 DefaultTaskSpec
 JOB_PLUGINS = ("env", "svc", "ssh", "tensorflow", "mpi", "pytorch", "hcclrank", "ray")
 # Distributed-framework plugins need the svc plugin's hosts; mpi also needs ssh keys.
 NEEDS_SVC = ("tensorflow", "mpi", "pytorch", "ray")
-MPI_DEFAULT_MASTER = "master"
+# The mpi plugin's flags and defaults (Volcano's job plugin distributed-framework/mpi).
+MPI_FLAGS: dict[str, FlagValue] = {"master": "master", "worker": "worker", "port": 22}
 
 # Events and actions a user may name in a LifecyclePolicy (the others are internal).
 POLICY_EVENTS = ("*", "PodFailed", "PodEvicted", "PodPending", "Unknown", "TaskCompleted",
@@ -180,19 +182,13 @@ def default_queue(queue: Obj) -> None:
 
 def mpi_master(plugins: Obj) -> str | None:
     """The master task the mpi plugin's arguments name (`--master=<task>`), or None
-    without the mpi plugin."""
+    without the mpi plugin: parsed as the controller's mpi plugin parses them (Volcano's
+    webhook builds the plugin with `mpi.NewInstance`, which logs a parse error and keeps
+    what it parsed)."""
     if "mpi" not in plugins:
         return None
-    master = MPI_DEFAULT_MASTER
-    args = [a for a in _list(plugins.get("mpi")) if isinstance(a, str)]
-    for i, arg in enumerate(args):
-        flag, eq, value = arg.lstrip("-").partition("=")
-        if flag == "master" and arg.startswith("-"):
-            if eq:
-                master = value
-            elif i + 1 < len(args):
-                master = args[i + 1]
-    return master
+    flags = parse_flags("mpi", _list(plugins.get("mpi")), MPI_FLAGS, strict=False)
+    return str(flags["master"])
 
 
 def validate_job(job: Obj, old: Obj | None) -> list[Cause]:

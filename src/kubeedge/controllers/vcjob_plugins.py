@@ -20,12 +20,14 @@ import copy
 import dataclasses
 import json
 import logging
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from kubeedge.api.goflags import FlagError, FlagValue, parse_flags
+from kubeedge.api.volcano import MPI_FLAGS
 
 __all__ = [
     "PLUGIN_ORDER",
@@ -50,7 +52,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
-FlagValue = str | int | bool
 
 SVC_MOUNT = "/etc/volcano"
 SSH_KEY_PATH = "/root/.ssh"
@@ -108,79 +109,10 @@ def _task(job: Obj, name: str) -> Obj | None:
     return next((t for t in tasks_of(job) if t["name"] == name), None)
 
 
-# --- arguments (Go's flag package, as every Volcano plugin parses its arguments) ----------
+# --- arguments: Go's flag package (api/goflags), as every Volcano plugin parses them --------
 
-class PluginArgumentError(ValueError):
-    """A plugin argument with a value its flag cannot take (`--port=abc`)."""
-
-
-_OCTAL = re.compile(r"[+-]?0[0-7_]+")
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-
-def _go_int(text: str) -> int:
-    """strconv.ParseInt(text, 0, 64): decimal, 0x/0o/0b prefixes, a leading 0 for octal."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        if _OCTAL.fullmatch(text):
-            return int(text.replace("_", ""), 8)
-        raise
-
-
-def parse_flags(plugin: str, args: Sequence[Any], defaults: Mapping[str, FlagValue]
-                ) -> dict[str, FlagValue]:
-    """`args` parsed against the flags `defaults` declares (their types from the
-    defaults), the way Go's flag.FlagSet with ContinueOnError does: `-f`/`--f`, `=value`
-    or the next argument as the value (not for booleans), parsing stops at the first
-    non-flag argument or `--`. Like Volcano, an undefined flag or bad syntax is logged
-    and ends parsing (the flags before it keep their values); a value a flag cannot take
-    raises PluginArgumentError."""
-    values = dict(defaults)
-    rest = [str(a) for a in args]
-    while rest:
-        arg = rest[0]
-        if len(arg) < 2 or arg[0] != "-":
-            break
-        dashes = 2 if arg[1] == "-" else 1
-        if arg == "--":
-            break
-        name = arg[dashes:]
-        if not name or name[0] in "-=":
-            log.warning("plugin %s: bad flag syntax: %s; ignoring %s", plugin, arg, rest)
-            break
-        rest = rest[1:]
-        name, has_value, value = name.partition("=")
-        if name not in defaults:
-            log.warning("plugin %s: flag provided but not defined: -%s; ignoring %s",
-                        plugin, name, [arg, *rest])
-            break
-        default = defaults[name]
-        if isinstance(default, bool):
-            if not has_value:
-                values[name] = True
-            elif value in _TRUE or value in _FALSE:
-                values[name] = value in _TRUE
-            else:
-                raise PluginArgumentError(
-                    f"plugin {plugin}: invalid boolean value {value!r} for -{name}: "
-                    "parse error")
-            continue
-        if not has_value:
-            if not rest:
-                raise PluginArgumentError(f"plugin {plugin}: flag needs an argument: -{name}")
-            value, rest = rest[0], rest[1:]
-        if isinstance(default, int):
-            try:
-                values[name] = _go_int(value)
-            except ValueError:
-                raise PluginArgumentError(
-                    f"plugin {plugin}: invalid value {value!r} for flag -{name}: "
-                    "parse error") from None
-        else:
-            values[name] = value
-    return values
+# A plugin argument with a value its flag cannot take (`--port=abc`).
+PluginArgumentError = FlagError
 
 
 def _port(plugin: str, value: FlagValue) -> int:
@@ -503,8 +435,7 @@ class MPIPlugin:
 
     @classmethod
     def from_args(cls, args: Sequence[Any]) -> MPIPlugin:
-        flags = parse_flags(cls.name, args, {"master": "master", "worker": "worker",
-                                             "port": 22})
+        flags = parse_flags(cls.name, args, MPI_FLAGS)
         return cls(master=str(flags["master"]), worker=str(flags["worker"]),
                    port=_port(cls.name, flags["port"]))
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kubeedge.api import volcano
+from kubeedge.controllers.vcjob_plugins import MPIPlugin
 
 Obj = dict[str, Any]
 
@@ -167,9 +168,18 @@ def test_unknown_plugin_and_mpi_master() -> None:
 @pytest.mark.parametrize(("args", "master"), [
     ([], "master"), (["--master=m"], "m"), (["-master", "m"], "m"),
     (["--worker=w", "--port=22"], "master"),
+    # Go's flag parsing stops at an undefined flag, a non-flag argument, `--` or a bad
+    # value; what came before it counts.
+    (["--gpus=2", "--master=m"], "master"), (["run", "--master=m"], "master"),
+    (["--", "--master=m"], "master"), (["--port=ssh", "--master=m"], "master"),
+    (["--master=a", "--port=ssh"], "a"),
 ])
 def test_mpi_master_flag(args: list[str], master: str) -> None:
     assert volcano.mpi_master({"mpi": args}) == master
+    # Admission and the controller's mpi plugin read the same master (the controller
+    # refuses a bad value outright instead).
+    if "--port=ssh" not in args:
+        assert MPIPlugin.from_args(args).master == master
 
 
 def test_pod_template_causes_sit_under_the_task() -> None:
