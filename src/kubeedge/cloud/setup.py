@@ -6,6 +6,13 @@ certificate), the admin kubeconfig and the API server's config file under `--roo
 (ARCHITECTURE.md rule 8), starts the API server as a background process with a pid
 file, waits until it answers /readyz, and stops it again. Several roots on different
 ports run side by side.
+
+With `keadm init --kube-config PATH` (KubeEdge's flag) no API server is started: cloudcore
+alone runs under the root and reaches the Kubernetes API that kubeconfig names, as that
+kubeconfig's identity (`kubeAPIConfig.kubeConfig` holds its absolute path; nothing of it
+is copied). Its CRDs, the kubeedge namespace and Secrets are made there, and `keadm
+reset` stops cloudcore and removes the root's files, leaving that API and what cloudcore
+made in it alone.
 """
 
 from __future__ import annotations
@@ -246,6 +253,82 @@ def prepare(config: APIServerConfig, extra_sans: list[str],
     return layout
 
 
+def external_cloudcore_config(core: CloudCoreConfig, kube_config: Path) -> CloudCoreConfig:
+    """`core` pointed at another Kubernetes API: its kubeconfig (absolute) is cloudcore's
+    identity and the API server's address."""
+    api = msgspec.structs.replace(core.kube_api_config,
+                                  kube_config=str(kube_config.expanduser().resolve()))
+    return msgspec.structs.replace(core, kube_api_config=api)
+
+
+def check_api(kube_config: Path, timeout: float = 10.0) -> str:
+    """The server `kube_config` names, once it answered /version; `SetupError` saying
+    why not (no such file, unreadable, unreachable, refused credentials)."""
+    import asyncio
+
+    from kubeedge.client.kubeconfig import KubeconfigError
+    from kubeedge.client.rest import APIClient
+
+    async def probe() -> str:
+        async with APIClient(str(kube_config), request_timeout=timeout,
+                             connect_timeout=timeout) as client:
+            await client.version()
+            return client.server
+
+    try:
+        return asyncio.run(asyncio.wait_for(probe(), timeout))
+    except KubeconfigError as exc:
+        raise SetupError(f"--kube-config: {exc}") from None
+    except Exception as exc:  # refused, TLS, 401/403, timed out
+        raise SetupError(f"--kube-config {kube_config}: the Kubernetes API it names did not "
+                         f"answer /version: {exc or type(exc).__name__}") from None
+
+
+def prepare_external(root: Path, cloudcore: CloudCoreConfig) -> Layout:
+    """The root of a cloudcore that uses another Kubernetes API (module docstring):
+    directories and cloudcore.yaml only; no PKI, no API server config."""
+    layout = Layout(root)
+    running = pid_alive(layout.cloudcore_pid, CLOUDCORE_MARK)
+    if running is not None or pid_alive(layout.apiserver_pid) is not None:
+        raise SetupError(
+            f"a cloud is already running under {layout.root} (pid "
+            f"{running or pid_alive(layout.apiserver_pid)}); run `keadm reset --root "
+            f"{layout.root}` first")
+    hub = cloudcore.modules.cloud_hub
+    if hub.enable:
+        for section, server in (("websocket", hub.websocket), ("https", hub.https)):
+            if server.enable and server.port and not port_free(server.address, server.port):
+                raise SetupError(
+                    f"port {server.port} on {server.address} (modules.cloudHub.{section}."
+                    f"port) is already in use; choose another with --set "
+                    f"modules.cloudHub.{section}.port=PORT")
+    for directory in (layout.etc, layout.config_dir, layout.state, layout.run, layout.logs):
+        directory.mkdir(parents=True, exist_ok=True)
+    atomic_write(layout.cloudcore_config, cloudcore_config.dump(cloudcore).encode(), 0o600)
+    return layout
+
+
+def external_kubeconfig(layout: Layout) -> Path | None:
+    """The kubeconfig of the other Kubernetes API this root's cloudcore uses, or None
+    when the root runs its own API server (or holds no cloud)."""
+    if layout.apiserver_config.exists() or not layout.cloudcore_config.exists():
+        return None
+    try:
+        core = cloudcore_config.load(layout.cloudcore_config)
+    except ConfigError:
+        return None
+    return core.path(core.kube_api_config.kube_config)
+
+
+def admin_kubeconfig_for(root: Path) -> Path:
+    """The kubeconfig `keadm gettoken --root` reads: the admin's that `keadm init`
+    wrote, or, for a cloudcore on another Kubernetes API, the one it was given."""
+    layout = Layout(root)
+    if layout.admin_kubeconfig.exists():
+        return layout.admin_kubeconfig
+    return external_kubeconfig(layout) or layout.admin_kubeconfig
+
+
 def apiserver_command(layout: Layout) -> list[str]:
     return [sys.executable, "-m", "kubeedge.cli.apiserver", "--config",
             str(layout.apiserver_config)]
@@ -368,6 +451,7 @@ def reset(root: Path) -> list[str]:
     """Stop what runs under `root` and remove its state. Returns what was removed."""
     layout = Layout(root)
     removed: list[str] = []
+    external = external_kubeconfig(layout)
     if stop(layout.cloudcore_pid, command_mark=CLOUDCORE_MARK):
         removed.append("stopped cloudcore")
     if stop(layout.apiserver_pid):
@@ -376,6 +460,9 @@ def reset(root: Path) -> list[str]:
         if directory.exists():
             shutil.rmtree(directory)
             removed.append(f"removed {directory}")
+    if external is not None:
+        removed.append(f"left the Kubernetes API of {external} running, with what cloudcore "
+                       "made there (namespace kubeedge, its Secrets, the reliablesyncs CRDs)")
     return removed
 
 
