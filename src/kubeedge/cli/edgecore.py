@@ -1,5 +1,6 @@
 """`edgecore`: the edge node agent. KubeEdge's flags (specs/kubeedge.md §8): `--config`
-(default /etc/kubeedge/config/edgecore.yaml), `--minconfig` and `--defaultconfig`.
+(default /etc/kubeedge/config/edgecore.yaml), `--minconfig`, `--defaultconfig` and
+`--version`.
 
 Runs the edge modules (`kubeedge.edge.core.EdgeCore`: EdgeHub with the edge database and
 the node's registration, status and Lease) until SIGTERM or SIGINT. Logs go to stderr;
@@ -30,8 +31,19 @@ PODS_NOT_BUILT = ("edged's pod runtime is not built yet (the next issue): this e
               help="Print a minimal configuration for reference and exit.")
 @click.option("--defaultconfig", is_flag=True,
               help="Print the full default configuration for reference and exit.")
-def main(config_path: str, minconfig: bool, defaultconfig: bool) -> None:
+@click.option("--version", "show_version", is_flag=True,
+              help="Print version information and quit.")
+def main(config_path: str, minconfig: bool, defaultconfig: bool, show_version: bool) -> None:
     """Run the edge modules of a KubeEdge node."""
+    if show_version:
+        from kubeedge import KUBEEDGE_RELEASE, __version__
+        from kubeedge.edge.node import KUBELET_VERSION
+
+        # KubeEdge's line first (`keadm debug collect` keeps it), then the version the
+        # node reports to the cloud (status.nodeInfo.kubeletVersion, kubectl's VERSION).
+        click.echo(f"KubeEdge {KUBEEDGE_RELEASE}")
+        click.echo(f"node version {KUBELET_VERSION} (kubeedge-py {__version__})")
+        return
     if minconfig:
         click.echo(edgecore.min_yaml(), nl=False)
         return

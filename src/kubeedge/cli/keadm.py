@@ -317,6 +317,9 @@ def join(cloudcore_ipport: str, token: str, edgenode_name: str, certport: int, l
               "another --root")
     try:
         config = setup_edge.join_config(flags)
+    except setup_edge.ForeignCertificate as exc:
+        _fail(f"join refused: {exc}")
+        return
     except FieldError as exc:
         _fail(f"invalid flag value: {exc}")
         return
@@ -337,8 +340,8 @@ def join(cloudcore_ipport: str, token: str, edgenode_name: str, certport: int, l
     except setup_edge.JoinError as exc:
         setup_edge.stop_pid(pid)
         setup_edge.remove_edge(root_path)
-        _fail(f"join failed: {exc}\n(edgecore stopped; its config, certificates and "
-              "state removed)")
+        _fail(f"join failed: {exc}\n(edgecore stopped; what the join made is removed, "
+              "files that were under the root before it are kept)")
         return
     click.echo(f"[join] edge node {config.node_name} joined; edgecore keeps running "
                f"(pid {pid}). Check it on the cloud with `kubectl get node "

@@ -11,8 +11,14 @@
   acknowledged the Node's registration, status and Lease, the process dies, or the
   deadline passes; each failure carries edgecore's own reason (`token validation
   failure`, `failed to validate CA certificate`, connection refused).
-- `remove_edge`: edgecore stopped and every file of this edge removed (a failed join and
-  `keadm reset edge` both use it), so a refused join leaves no certificate, pid or config.
+- `check_certificate_owner`: a certificate of another node already at the configured
+  paths stops the join before it writes anything (KubeEdge's edgecore would replace it
+  with one of its own, spec §4; CloudHub would refuse it as it is).
+- `remove_edge`: edgecore stopped and this edge's files removed (a failed join and
+  `keadm reset edge` both use it), so a refused join leaves no certificate, pid or
+  config. A join that never finished removes only what it made (`record_join` notes
+  what was under the root before its first write); a reset after a completed join
+  removes the edge's directories whole, as KubeEdge's reset does.
 - `leave_cluster`: before that, `keadm reset edge` asks the running edgecore to delete
   its node's Lease and Node through the cloud and exit (SIGUSR1, `kubeedge.edge.core`),
   then reads the outcome from its state file. When the cloud cannot be reached the
@@ -26,6 +32,7 @@ edgecore itself (rule 9 holds for the edge process, not for keadm).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -58,6 +65,11 @@ TOKEN_SECRET_HINT = ("the join token is not there yet: Secret kubeedge/tokensecr
                      "exist. Is cloudcore running with CloudHub (keadm init), and has it "
                      "had a moment to create it?")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class ForeignCertificate(ConfigError):
+    """The root already holds a certificate that is not this node's (`keadm join` refuses
+    it rather than overwriting it; see `check_certificate_owner`)."""
 
 
 class JoinError(RuntimeError):
@@ -201,10 +213,55 @@ def join_config(flags: JoinFlags) -> edgecore.EdgeCoreConfig:
     for item in flags.sets:
         _apply_set(raw, item)
     try:
-        return edgecore.from_builtins(raw)
+        config = edgecore.from_builtins(raw)
     except ConfigError as exc:
         name = flags.edgenode_name and "hostnameOverride" in str(exc)
         raise ConfigError(f"--edgenode-name: {exc}" if name else str(exc)) from None
+    if not EdgeLayout(config.root).config.exists():
+        # (With an edge already set up here, keadm says so instead: the certificate is
+        # that edge's.)
+        check_certificate_owner(config)
+    return config
+
+
+def check_certificate_owner(config: edgecore.EdgeCoreConfig) -> None:
+    """Refuse (`ConfigError`) a certificate of another node at the configured paths.
+
+    An edge presenting another node's certificate is refused by CloudHub (the CN must be
+    `system:node:<node_id>`, issue 6), and since KubeEdge v1.21 edgecore never uses one:
+    it requests a certificate of its own with the token and writes it over those files
+    (spec §4 "Edge bootstrap"). Files someone placed under the root on purpose (an image
+    copied from another edge, certificates provisioned by hand) are not keadm's to
+    overwrite, so the join stops here, before it writes anything, and says which node
+    the certificate is for and what to do. A certificate for this very node is used as
+    it is, without the token, as KubeEdge does.
+    """
+    from kubeedge.edge.certs import certificate_owner, node_identity
+
+    hub = config.modules.edge_hub
+    cert = config.path(hub.tls_cert_file)
+    try:
+        owner = certificate_owner(cert)
+    except (OSError, ValueError) as exc:
+        raise ForeignCertificate(f"modules.edgeHub.tlsCertFile: {cert} is not a "
+                                 f"certificate ({exc}); move it away and join again") from None
+    wanted = node_identity(config.node_name)
+    if owner is None or owner == wanted:
+        return
+    files = ", ".join(str(p) for p in (cert, config.path(hub.tls_private_key_file),
+                                        config.path(hub.tls_ca_file)))
+    owner_node = owner.removeprefix(node_identity(""))
+    if owner.startswith(node_identity("")) and owner_node:
+        whose = f"for another node, {owner_node} (CN {owner})"
+        instead = f"join as {owner_node} (--edgenode-name={owner_node}), or move "
+    else:
+        whose = f"not a node's certificate (CN {owner!r})"
+        instead = "move "
+    raise ForeignCertificate(
+        f"--edgenode-name: the certificate at {cert} is {whose}. Node {config.node_name} "
+        f"must present its own ({wanted}): CloudHub refuses another node's certificate, "
+        f"and keadm join does not overwrite files it did not write. To go on, {instead}"
+        f"{files} away first")
 
 
 # --------------------------------------------------------------------------- files
@@ -220,10 +277,143 @@ def edgecore_pid(root: Path) -> int | None:
 
 
 def write_config(config: edgecore.EdgeCoreConfig) -> Path:
-    """edgecore.yaml, 0600 (it holds the token until edgecore removes it)."""
-    path = EdgeLayout(config.root).config
+    """edgecore.yaml, 0600 (it holds the token until edgecore removes it). The first
+    write of a join: what was under the edge's directories before it is recorded first
+    (`record_join`)."""
+    layout = EdgeLayout(config.root)
+    record_join(layout.root)
+    path = layout.config
     atomic_write(path, edgecore.dump(config).encode(), 0o600)
     return path
+
+
+# ---- what a join found in place
+#
+# A join that fails (refused, timed out, interrupted) removes what it and its edgecore
+# made and nothing else: files someone put under the root before it (certificates
+# provisioned by hand, a bootstrap token file, notes) stay, byte for byte as edgecore
+# left them. The record of what was there lives in the run directory from the join's
+# first write until the node has joined; then the edge is keadm's, and `keadm reset
+# edge` removes its directories whole, as KubeEdge's reset does (`CleanDirectories`).
+
+JOIN_RECORD = "keadm-join.json"
+
+
+def _join_record(layout: EdgeLayout) -> Path:
+    return layout.run / JOIN_RECORD
+
+
+def _edge_dirs(layout: EdgeLayout) -> tuple[Path, ...]:
+    return (layout.etc, layout.lib, layout.run, layout.logs)
+
+
+def record_join(root: Path | str) -> None:
+    """Note the files and directories under the edge's directories (and those
+    directories' parents up to the root) before a join writes anything. An existing
+    record is kept: it belongs to an earlier join that never finished, and what that
+    join made is not the user's."""
+    layout = EdgeLayout(root)
+    record = _join_record(layout)
+    if record.exists():
+        return
+    files: list[str] = []
+    dirs: set[str] = set()
+    for directory in _edge_dirs(layout):
+        for parent in (directory, *directory.parents):
+            if parent == layout.root or layout.root not in parent.parents:
+                break
+            if parent.is_dir():
+                dirs.add(str(parent.relative_to(layout.root)))
+        if directory.is_dir():
+            for path in directory.rglob("*"):
+                relative = str(path.relative_to(layout.root))
+                if path.is_dir() and not path.is_symlink():
+                    dirs.add(relative)
+                else:
+                    files.append(relative)
+    atomic_write(record, json.dumps({"files": sorted(files), "dirs": sorted(dirs)},
+                                    indent=1).encode(), 0o644)
+
+
+@dataclass(frozen=True)
+class JoinRecord:
+    """What was under the edge's directories when a join began (paths relative to the
+    root). `known` is False when the record cannot be read: then only the files a join
+    always makes (`_made_by_every_join`) are removed."""
+
+    files: frozenset[str]
+    dirs: frozenset[str]
+    known: bool = True
+
+    def keeps_file(self, layout: EdgeLayout, path: Path) -> bool:
+        if not self.known:
+            return path not in _made_by_every_join(layout)
+        return str(path.relative_to(layout.root)) in self.files
+
+    def keeps_dir(self, layout: EdgeLayout, path: Path) -> bool:
+        return not self.known or str(path.relative_to(layout.root)) in self.dirs
+
+
+def _read_join_record(layout: EdgeLayout) -> JoinRecord | None:
+    try:
+        raw = json.loads(_join_record(layout).read_text())
+        return JoinRecord(frozenset(map(str, raw["files"])), frozenset(map(str, raw["dirs"])))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return JoinRecord(frozenset(), frozenset(), known=False)
+
+
+def forget_join(root: Path | str) -> None:
+    """The node joined: from now on the edge's directories are keadm's."""
+    with contextlib.suppress(FileNotFoundError):
+        _join_record(EdgeLayout(root)).unlink()
+
+
+def _undo_join(layout: EdgeLayout, record: JoinRecord, remove_logs: bool) -> list[str]:
+    """Remove what a join that never finished made; keep what was there before it."""
+    done: list[str] = []
+    record_file = _join_record(layout)
+    for directory in _edge_dirs(layout):
+        if not directory.is_dir() or (directory == layout.logs and not remove_logs):
+            continue
+        removed = kept = 0
+        # Deepest first, so a directory the join made is empty when its turn comes.
+        for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                if not record.keeps_dir(layout, path):
+                    with contextlib.suppress(OSError):
+                        path.rmdir()
+            elif path == record_file:
+                continue
+            elif record.keeps_file(layout, path):
+                kept += 1
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        if removed:
+            done.append(f"removed {removed} file(s) the join made in {directory}"
+                        + (f", kept {kept} that were there before it" if kept else ""))
+    with contextlib.suppress(FileNotFoundError):
+        record_file.unlink()
+    for directory in _edge_dirs(layout):
+        for path in (directory, *directory.parents):
+            if path == layout.root or layout.root not in path.parents:
+                break
+            if record.keeps_dir(layout, path):
+                break
+            try:
+                path.rmdir()
+            except OSError:
+                break
+    return done
+
+
+def _made_by_every_join(layout: EdgeLayout) -> tuple[Path, ...]:
+    db = layout.lib / "edgecore.db"
+    return (layout.config, layout.pid, layout.state, layout.log,
+            *(Path(f"{db}{suffix}") for suffix in ("", "-wal", "-shm", ".lock")))
 
 
 def start_edgecore(config_path: Path, root: Path) -> int:
@@ -275,6 +465,7 @@ def wait_joined(root: Path, pid: int, timeout: float,
             shown.add(phase)
             progress(_PROGRESS[phase])
         if phase == Phase.READY:
+            forget_join(root)
             return state or {}
         if phase == Phase.FAILED or _exited(pid):
             state = read_state(layout.state) or state or {}
@@ -315,6 +506,7 @@ def _edge_files(root: Path, config: edgecore.EdgeCoreConfig | None) -> Iterator[
         yield Path(f"{db}{suffix}")
     yield layout.pid
     yield layout.state
+    yield _join_record(layout)
     yield layout.log
 
 
@@ -328,7 +520,11 @@ def _prune_empty(path: Path, stop: Path) -> None:
 
 
 def remove_edge(root: Path, *, remove_logs: bool = True) -> list[str]:
-    """Stop edgecore and remove this edge's files. Returns what was done."""
+    """Stop edgecore and remove this edge's files. Returns what was done.
+
+    After a join that never finished (refused, timed out, interrupted: its record is
+    still there), only what the join and its edgecore made goes; files that were under
+    the root before it stay. After a completed join, the edge's directories go whole."""
     layout = EdgeLayout(root)
     done: list[str] = []
     if setup.stop(layout.pid, command_mark=EDGECORE_MARK):
@@ -336,6 +532,9 @@ def remove_edge(root: Path, *, remove_logs: bool = True) -> list[str]:
     config: edgecore.EdgeCoreConfig | None = None
     with contextlib.suppress(ConfigError, OSError):
         config = edgecore.load(layout.config)
+    record = _read_join_record(layout)
+    if record is not None and not holds_cloud(root):
+        return done + _undo_join(layout, record, remove_logs)
     if not holds_cloud(root):
         for directory in (layout.etc, layout.lib, layout.run,
                           *((layout.logs,) if remove_logs else ())):

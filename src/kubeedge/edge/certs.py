@@ -2,7 +2,9 @@
 
 Owns (specs/kubeedge.md §4, KubeEdge's `edgehub/certificate/certmanager.go`):
 - deciding whether the node has a usable certificate (cert and key present, matching,
-  CN `system:node:<node>`); otherwise it bootstraps;
+  CN `system:node:<node>`); otherwise it bootstraps (KubeEdge v1.21+ `getCurrent`:
+  another node's certificate is never used). `certificate_owner` names whose a
+  certificate file is, for `keadm join` to refuse one of another node;
 - bootstrap: fetch `/ca.crt` from the :10002 service without verifying the server
   (the token's hash is the trust anchor), compare its SHA-256 with the token's first
   part ("failed to validate CA certificate" on a mismatch), make an ECDSA P-256 key and
@@ -265,6 +267,19 @@ def recover_pending(paths: EdgeCertPaths) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             paths.pending_key.unlink()
+
+
+def certificate_owner(path: Path) -> str | None:
+    """The CN of the certificate at `path` (PEM or DER), None when there is no file;
+    `ValueError` when the file is not a certificate."""
+    from cryptography.x509.oid import NameOID
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    cns = _load_cert(data).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(cns[0].value) if cns else ""
 
 
 def current_certificate(paths: EdgeCertPaths, node_name: str) -> Any | None:

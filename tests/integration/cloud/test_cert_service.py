@@ -35,11 +35,13 @@ from kubeedge.cloud.certs.edge_ca import (
 )
 from kubeedge.cloud.certs.server import CertModule, CertServiceSettings
 from kubeedge.cloud.certs.token import create_token, split_token
+from kubeedge.cloud.synccontroller.crds import CLUSTER_OBJECT_SYNCS, OBJECT_SYNCS
 from kubeedge.edge import certs as edge
 from tests.fixtures.cluster import Cloud, running_cloud
 
 SECRETS = Resource.of("v1", "secrets")
 NODES = Resource.of("v1", "nodes")
+LEASES = Resource.of("coordination.k8s.io/v1", "leases")
 
 
 @pytest.fixture(scope="module")
@@ -329,3 +331,20 @@ async def test_edge_bootstrap_refusals_leave_no_files(
     with pytest.raises(edge.BootstrapError, match=r"code: 401.*token validation failure"):
         await asyncio.to_thread(edge.bootstrap, paths, node, expired, _url(service))
     assert not root.exists() or not any(p.is_file() for p in root.rglob("*"))
+    # Nor anything in the API for the node (issue 6: no Node, Lease or ObjectSync).
+    assert await _api_objects_of(admin, node) == []
+
+
+async def _api_objects_of(admin: APIClient, node: str) -> list[str]:
+    found = []
+    for ref, namespace in ((NODES, None), (LEASES, "kube-node-lease")):
+        try:
+            await admin.get(ref, node, namespace)
+            found.append(f"{ref.plural}/{node}")
+        except APIError as exc:
+            assert exc.code == 404, exc
+    for ref in (OBJECT_SYNCS, CLUSTER_OBJECT_SYNCS):
+        items = (await admin.list(ref)).get("items") or []
+        found += [f"{ref.plural}/{item['metadata']['name']}" for item in items
+                  if item["metadata"]["name"].startswith(f"{node}.")]
+    return found

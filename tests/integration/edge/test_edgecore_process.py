@@ -140,6 +140,15 @@ def _files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
+async def _nothing_left(cloud: Cloud, root: Path, node: str) -> None:
+    """After a refused join (issue 6): no file under the root, no Node, Lease or
+    ObjectSync of the node."""
+    assert not root.exists() or _files(root) == []
+    assert await asyncio.to_thread(_node, cloud, node) is None
+    assert await asyncio.to_thread(_lease_renew_time, cloud, node) == ""
+    assert await asyncio.to_thread(_object_syncs, cloud, node) == []
+
+
 async def test_gettoken_join_ready_lease_renewed_then_reset(cloud: Cloud, tmp_path: Path
                                                             ) -> None:
     async with _channel(cloud) as (hub_port, cert_port):
@@ -216,8 +225,7 @@ async def test_wrong_token_is_refused_and_leaves_nothing(cloud: Cloud, tmp_path:
             *[a for s in FAST for a in ("--set", s)], "--timeout", "60")
         assert refused.returncode != 0
         assert "token validation failure" in refused.stderr
-        assert not root.exists() or _files(root) == []
-        assert await asyncio.to_thread(_node, cloud, "edge-bad") is None
+        await _nothing_left(cloud, root, "edge-bad")
 
         # A token for another CA: the edge refuses the cloud's CA.
         wrong_ca = ".".join(["0" * 64, header, payload, _signature])
@@ -227,7 +235,7 @@ async def test_wrong_token_is_refused_and_leaves_nothing(cloud: Cloud, tmp_path:
             "--timeout", "60")
         assert refused.returncode != 0
         assert "failed to validate CA certificate" in refused.stderr
-        assert not root.exists() or _files(root) == []
+        await _nothing_left(cloud, root, "edge-bad")
 
 
 async def test_join_to_a_closed_port_names_the_failure(tmp_path: Path) -> None:
