@@ -1,0 +1,595 @@
+"""The `process` runtime: containers as host processes, each owned by a supervisor.
+
+Everything lives on disk under `<root>/var/lib/kubeedge/runtime` (rule 8):
+
+    sandboxes/<id>/sandbox.json      the pod's sandbox: metadata, labels, log directory,
+                                     network (host, and why), state, createdAt
+    containers/<id>/config.json      the container as created: metadata, labels, image,
+                                     sandbox, log path, and `launch` (argv, env, cwd,
+                                     limits) which the supervisor reads
+    containers/<id>/paths.json       container path → host path, for the mounts
+    containers/<id>/supervisor.json  written by the supervisor once the process runs
+    containers/<id>/exit.json        written by the supervisor when it ended
+    containers/<id>/stdin, ctl       the supervisor's FIFOs (stdin; reopen-logs/close-stdin)
+
+and container logs under the sandbox's log directory (default
+`<root>/var/log/pods/<namespace>_<name>_<uid>/<container>/<attempt>.log`, kubelet's).
+
+The object holds no state of its own: every call reads those files, and a pid is only
+trusted together with its start time. So a new ProcessRuntime over the same root
+(edgecore restarted, or killed with -9) re-attaches by construction: same containers,
+same pids, nothing restarted; exits that happened meanwhile were recorded by their
+supervisors.
+
+What a process runtime cannot isolate (say so to users): the container sees the host's
+filesystem (mounts are offered as a path map, `KUBEEDGE_PATH_MAP` names a JSON file
+mapping container paths to host paths, and the working directory is translated; nothing
+is bind-mounted and readOnly is not enforced), the host's processes, users and devices,
+and, until pod network namespaces land, the host's network. Memory and CPU limits are
+enforced through cgroups when edgecore runs as root and a cgroup hierarchy is writable;
+otherwise the status says why not (`limits_enforced`, `limits_reason`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kubeedge import __version__
+from kubeedge.durable import atomic_write
+from kubeedge.edge.runtime import (
+    ContainerConfig,
+    ContainerFilter,
+    ContainerMetadata,
+    ContainerNotFound,
+    ContainerState,
+    ContainerStats,
+    ContainerStatus,
+    CreateContainerError,
+    ExecSyncResult,
+    ExecTimeout,
+    ImageRef,
+    PodSandboxConfig,
+    PodSandboxFilter,
+    PodSandboxMetadata,
+    PodSandboxState,
+    PodSandboxStatus,
+    RuntimeServiceError,
+    SandboxNotFound,
+    StartContainerError,
+    cgroups,
+    procfs,
+)
+from kubeedge.edge.runtime.images import DEFAULT_PATH, ImageEntry, ImageTable
+from kubeedge.edge.runtime.supervisor import DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE
+
+__all__ = ["ProcessRuntime"]
+
+# How often waits re-read the state files; exits are recorded within milliseconds.
+_POLL = 0.02
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, obj: object) -> None:
+    atomic_write(path, json.dumps(obj, separators=(",", ":")).encode())
+
+
+def _labels_match(have: Mapping[str, str], want: Mapping[str, str]) -> bool:
+    return all(have.get(k) == v for k, v in want.items())
+
+
+class ProcessRuntime:
+    """The Runtime protocol over supervised host processes (see the module docstring).
+
+    `images` adds or overrides image table entries; `cgroup_parent` is the cgroup
+    (relative to each hierarchy's root) containers go under, e.g. the edge's own
+    `kubeedge-<node>`; `log_max_size`/`log_max_files` are kubelet's
+    containerLogMaxSize/containerLogMaxFiles; `python` runs the supervisors.
+    """
+
+    name = "process"
+    version = __version__
+
+    def __init__(self, root: str | os.PathLike[str], *,
+                 images: Mapping[str, ImageEntry] | None = None,
+                 cgroup_parent: str = "kubeedge",
+                 cgroup_base: str = cgroups.DEFAULT_BASE,
+                 log_max_size: int = DEFAULT_LOG_MAX_SIZE,
+                 log_max_files: int = DEFAULT_LOG_MAX_FILES,
+                 python: str = sys.executable,
+                 start_timeout: float = 30.0) -> None:
+        self.root = Path(root)
+        self.state_dir = self.root / "var/lib/kubeedge/runtime"
+        self.sandbox_dir = self.state_dir / "sandboxes"
+        self.container_dir = self.state_dir / "containers"
+        self.log_root = self.root / "var/log/pods"
+        self.images = ImageTable(images)
+        self.cgroup_parent = cgroup_parent
+        self.cgroup_base = cgroup_base
+        self.log_max_size = log_max_size
+        self.log_max_files = log_max_files
+        self.python = python
+        self.start_timeout = start_timeout
+
+    # --- images -------------------------------------------------------------------------
+
+    async def pull_image(self, image: str) -> ImageRef:
+        return self.images.pull(image)
+
+    # --- sandboxes ----------------------------------------------------------------------
+
+    def _sandbox(self, sandbox_id: str) -> dict[str, Any]:
+        data = _read_json(self.sandbox_dir / sandbox_id / "sandbox.json") if sandbox_id \
+            else None
+        if data is None:
+            raise SandboxNotFound(f"pod sandbox {sandbox_id!r} not found")
+        return data
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
+        md = config.metadata
+        sandbox_id = secrets.token_hex(32)
+        log_dir = config.log_directory or str(
+            self.log_root / f"{md.namespace}_{md.name}_{md.uid}")
+        os.makedirs(log_dir, exist_ok=True)
+        if config.host_network:
+            reason = "hostNetwork"
+        elif os.geteuid() != 0:
+            reason = "not running as root: pods share the host network"
+        else:
+            reason = "pod network namespaces are not implemented yet: host network"
+        _write_json(self.sandbox_dir / sandbox_id / "sandbox.json", {
+            "id": sandbox_id,
+            "metadata": {"name": md.name, "namespace": md.namespace, "uid": md.uid,
+                         "attempt": md.attempt},
+            "hostname": config.hostname or md.name,
+            "logDirectory": log_dir,
+            "hostNetwork": config.host_network,
+            "network": "host", "networkReason": reason,
+            "labels": dict(config.labels), "annotations": dict(config.annotations),
+            "createdAt": time.time_ns(),
+            "state": PodSandboxState.READY.value,
+        })
+        return sandbox_id
+
+    async def stop_pod_sandbox(self, sandbox_id: str, timeout: float = 30.0) -> None:
+        """Stops every container of the sandbox (CRI: StopPodSandbox forcibly stops
+        them), then marks it NOTREADY. Idempotent, also for an unknown id."""
+        try:
+            data = self._sandbox(sandbox_id)
+        except SandboxNotFound:
+            return
+        containers = await self.list_containers(ContainerFilter(sandbox_id=sandbox_id))
+        await asyncio.gather(*(self.stop_container(c.id, timeout) for c in containers))
+        if data["state"] != PodSandboxState.NOTREADY.value:
+            data["state"] = PodSandboxState.NOTREADY.value
+            _write_json(self.sandbox_dir / sandbox_id / "sandbox.json", data)
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        """Removes the sandbox and its containers (killing any still running). The
+        pod's log directory stays: kubelet removes logs itself."""
+        for c in await self.list_containers(ContainerFilter(sandbox_id=sandbox_id)):
+            await self.remove_container(c.id)
+        shutil.rmtree(self.sandbox_dir / sandbox_id, ignore_errors=True)
+
+    def _sandbox_status(self, data: dict[str, Any]) -> PodSandboxStatus:
+        md = data["metadata"]
+        return PodSandboxStatus(
+            id=data["id"],
+            metadata=PodSandboxMetadata(md["name"], md["namespace"], md["uid"],
+                                        md.get("attempt", 0)),
+            state=PodSandboxState(data["state"]), created_at=data["createdAt"],
+            network=data["network"], network_reason=data["networkReason"],
+            log_directory=data["logDirectory"], labels=data["labels"],
+            annotations=data["annotations"])
+
+    async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
+        return self._sandbox_status(self._sandbox(sandbox_id))
+
+    async def list_pod_sandboxes(
+            self, filter: PodSandboxFilter | None = None) -> list[PodSandboxStatus]:
+        f = filter or PodSandboxFilter()
+        out = []
+        for d in sorted(self.sandbox_dir.glob("*")) if self.sandbox_dir.exists() else []:
+            if f.id and d.name != f.id:
+                continue
+            data = _read_json(d / "sandbox.json")
+            if data is None:
+                continue
+            s = self._sandbox_status(data)
+            if f.state is not None and s.state != f.state:
+                continue
+            if _labels_match(s.labels, f.labels):
+                out.append(s)
+        return sorted(out, key=lambda s: s.created_at)
+
+    # --- containers ---------------------------------------------------------------------
+
+    def _dir(self, container_id: str) -> Path:
+        if not container_id or "/" in container_id or container_id.startswith("."):
+            raise ContainerNotFound(f"container {container_id!r} not found")
+        return self.container_dir / container_id
+
+    def _config(self, container_id: str) -> dict[str, Any]:
+        data = _read_json(self._dir(container_id) / "config.json")
+        if data is None:
+            raise ContainerNotFound(f"container {container_id!r} not found")
+        return data
+
+    async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
+        sandbox = self._sandbox(sandbox_id)
+        if sandbox["state"] != PodSandboxState.READY.value:
+            raise CreateContainerError(f"pod sandbox {sandbox_id} is not ready")
+        name = config.metadata.name
+        ref = self.images.pull(config.image) if self.images.lookup(config.image) else None
+        image_env = self.images.env(config.image)
+        env = {"PATH": image_env.get("PATH", DEFAULT_PATH),
+               "HOSTNAME": sandbox["hostname"],
+               "HOME": "/root" if (config.run_as_user if config.run_as_user is not None
+                                 else os.geteuid()) == 0 else "/",
+               **image_env, **dict(config.env)}
+        # Raises ImageError (ErrImagePull/InvalidImageName) or CreateContainerError.
+        argv = self.images.argv(config.image, config.command, config.args, env["PATH"])
+
+        path_map: dict[str, str] = {}
+        for i, m in enumerate(config.mounts):
+            if not m.container_path.startswith("/"):
+                raise CreateContainerError(
+                    f"container {name!r}: mounts[{i}].containerPath {m.container_path!r} "
+                    "must be an absolute path")
+            if not os.path.exists(m.host_path):
+                raise CreateContainerError(
+                    f"container {name!r}: mounts[{i}].hostPath: failed to mount "
+                    f"{m.host_path!r}: no such file or directory")
+            path_map[m.container_path.rstrip("/") or "/"] = m.host_path
+        cwd = config.working_dir or "/"
+        for cpath in sorted(path_map, key=len, reverse=True):
+            if cwd == cpath or cwd.startswith(cpath.rstrip("/") + "/"):
+                cwd = path_map[cpath] + cwd[len(cpath):]
+                break
+
+        container_id = secrets.token_hex(32)
+        d = self.container_dir / container_id
+        d.mkdir(parents=True)
+        if path_map:
+            _write_json(d / "paths.json", path_map)
+            env.setdefault("KUBEEDGE_PATH_MAP", str(d / "paths.json"))
+        log_rel = config.log_path or f"{name}/{config.metadata.attempt}.log"
+        log_path = os.path.join(sandbox["logDirectory"], log_rel)
+        r = config.resources
+        resources = {"memoryLimitInBytes": r.memory_limit_in_bytes, "cpuQuota": r.cpu_quota,
+                     "cpuPeriod": r.cpu_period, "cpuShares": r.cpu_shares}
+        _write_json(d / "config.json", {
+            "id": container_id, "sandboxId": sandbox_id,
+            "metadata": {"name": name, "attempt": config.metadata.attempt},
+            "image": config.image, "imageRef": ref.ref if ref else "",
+            "labels": dict(config.labels), "annotations": dict(config.annotations),
+            "createdAt": time.time_ns(), "logPath": log_path,
+            "mounts": [{"containerPath": m.container_path, "hostPath": m.host_path,
+                        "readonly": m.readonly} for m in config.mounts],
+            "limitsRequested": r.limited,
+            "launch": {
+                "argv": argv, "env": env, "cwd": cwd, "logPath": log_path,
+                "logMaxSize": self.log_max_size, "logMaxFiles": self.log_max_files,
+                "stdin": config.stdin, "stdinOnce": config.stdin_once, "tty": config.tty,
+                "cgroupParent": self.cgroup_parent, "cgroupBase": self.cgroup_base,
+                "resources": resources,
+                "runAsUser": config.run_as_user, "runAsGroup": config.run_as_group,
+            },
+        })
+        return container_id
+
+    async def start_container(self, container_id: str) -> None:
+        """Starts the container's supervisor and returns once the process runs.
+
+        A process that cannot start is recorded as exited, 128, `StartError` (as
+        containerd does) and raised as StartContainerError with runc's message.
+        """
+        status = await self.container_status(container_id)
+        if status.state != ContainerState.CREATED:
+            raise RuntimeServiceError(
+                f"container {container_id} is in {status.state.value} state, "
+                "not CONTAINER_CREATED")
+        d = self._dir(container_id)
+        with open(d / "supervisor.log", "ab") as out:
+            proc = await asyncio.create_subprocess_exec(
+                self.python, "-m", "kubeedge.edge.runtime.supervisor", str(d),
+                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+                start_new_session=True)
+        try:
+            rc = await asyncio.wait_for(proc.wait(), self.start_timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            rc = -1
+        if rc == 0:
+            return
+        exited = _read_json(d / "exit.json")
+        if exited is not None:
+            raise StartContainerError(exited.get("message") or "start failed")
+        try:
+            tail = (d / "supervisor.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            tail = ""
+        raise RuntimeServiceError(
+            f"container {container_id}: supervisor failed to start (exit {rc}): {tail}")
+
+    def _status(self, container_id: str) -> ContainerStatus:
+        cfg = self._config(container_id)
+        d = self._dir(container_id)
+        state = ContainerState.CREATED
+        started = finished = 0
+        exit_code: int | None = None
+        reason = message = ""
+        pid: int | None = None
+        enforced, limits_reason = True, ""
+        exited = _read_json(d / "exit.json")
+        sup = _read_json(d / "supervisor.json")
+        if sup is not None:
+            cg = sup.get("cgroup") or {}
+            enforced = bool(cg.get("limitsEnforced", True)) or not cfg.get("limitsRequested")
+            limits_reason = "" if enforced else cg.get("limitsReason", "")
+            started = sup.get("startedAt", 0)
+            pid = sup.get("pid")
+        if exited is None and sup is not None:
+            if procfs.alive(pid, sup.get("pidStart")) or procfs.alive(
+                    sup.get("supervisorPid"), sup.get("supervisorStart")):
+                state = ContainerState.RUNNING
+            else:
+                # The supervisor writes exit.json before it exits: read again, since
+                # it may have finished between the two reads.
+                exited = _read_json(d / "exit.json")
+                if exited is None:
+                    state = ContainerState.UNKNOWN
+                    reason = "Unknown"
+                    message = "the container's supervisor is gone and recorded no exit"
+        if exited is not None:
+            state = ContainerState.EXITED
+            exit_code = exited.get("exitCode")
+            reason = exited.get("reason", "")
+            message = exited.get("message", "")
+            finished = exited.get("finishedAt", 0)
+            started = exited.get("startedAt", started)
+        md = cfg["metadata"]
+        return ContainerStatus(
+            id=container_id, sandbox_id=cfg["sandboxId"],
+            metadata=ContainerMetadata(md["name"], md.get("attempt", 0)),
+            state=state, image=cfg["image"], created_at=cfg["createdAt"],
+            started_at=started, finished_at=finished, exit_code=exit_code, reason=reason,
+            message=message, pid=pid, log_path=cfg["logPath"], labels=cfg["labels"],
+            annotations=cfg["annotations"], limits_enforced=enforced,
+            limits_reason=limits_reason)
+
+    async def container_status(self, container_id: str) -> ContainerStatus:
+        return self._status(container_id)
+
+    async def list_containers(
+            self, filter: ContainerFilter | None = None) -> list[ContainerStatus]:
+        f = filter or ContainerFilter()
+        out = []
+        dirs = sorted(self.container_dir.glob("*")) if self.container_dir.exists() else []
+        for d in dirs:
+            if f.id and d.name != f.id:
+                continue
+            try:
+                s = self._status(d.name)
+            except ContainerNotFound:
+                continue  # being created or removed
+            if f.sandbox_id and s.sandbox_id != f.sandbox_id:
+                continue
+            if f.state is not None and s.state != f.state:
+                continue
+            if f.name and s.metadata.name != f.name:
+                continue
+            if f.attempt is not None and s.metadata.attempt != f.attempt:
+                continue
+            if _labels_match(s.labels, f.labels):
+                out.append(s)
+        return sorted(out, key=lambda s: s.created_at)
+
+    def _signal_group(self, sup: dict[str, Any], sig: signal.Signals) -> None:
+        pid = sup.get("pid")
+        if pid and procfs.alive(pid, sup.get("pidStart")):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig)
+        if sig == signal.SIGKILL:
+            # As a pid namespace would: everything of the container, not only its group.
+            cgroups.kill_all((sup.get("cgroup") or {}).get("paths") or [])
+            if pid:
+                for p in procfs.session_members(pid):
+                    with contextlib.suppress(OSError):
+                        os.kill(p, signal.SIGKILL)
+
+    async def _wait_not_running(self, container_id: str, deadline: float) -> ContainerStatus:
+        while True:
+            s = self._status(container_id)
+            if s.state != ContainerState.RUNNING or time.monotonic() >= deadline:
+                return s
+            await asyncio.sleep(_POLL)
+
+    async def stop_container(self, container_id: str, timeout: float) -> None:
+        """SIGTERM to the container's process group, SIGKILL to all of it after
+        `timeout` seconds (the grace period), then wait for the supervisor to record
+        the exit. Idempotent."""
+        s = self._status(container_id)
+        if s.state != ContainerState.RUNNING:
+            return
+        sup = _read_json(self._dir(container_id) / "supervisor.json") or {}
+        if timeout > 0:
+            self._signal_group(sup, signal.SIGTERM)
+            s = await self._wait_not_running(container_id, time.monotonic() + timeout)
+            if s.state != ContainerState.RUNNING:
+                return
+        self._signal_group(sup, signal.SIGKILL)
+        # The supervisor drains the pipes (at most its DRAIN_TIMEOUT) and records.
+        s = await self._wait_not_running(container_id, time.monotonic() + 10.0)
+        if s.state == ContainerState.RUNNING:
+            raise RuntimeServiceError(f"container {container_id} did not stop after SIGKILL")
+
+    async def remove_container(self, container_id: str) -> None:
+        """Removes a container, killing it first if it still runs (CRI: forcibly).
+        Idempotent. The log file stays (kubelet removes logs)."""
+        try:
+            s = self._status(container_id)
+        except ContainerNotFound:
+            return
+        if s.state == ContainerState.RUNNING:
+            await self.stop_container(container_id, 0)
+        d = self._dir(container_id)
+        sup = _read_json(d / "supervisor.json") or {}
+        cgroups.remove((sup.get("cgroup") or {}).get("paths") or [])
+        # Renamed first so a concurrent list never sees a half-removed container.
+        gone = d.with_name(f".removed-{container_id}")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(d, gone)
+        shutil.rmtree(gone, ignore_errors=True)
+
+    # --- logs, stdin, exec, stats -------------------------------------------------------
+
+    def container_log_path(self, container_id: str) -> str:
+        return self._config(container_id)["logPath"]
+
+    async def _ctl(self, container_id: str, command: str, timeout: float = 5.0) -> None:
+        d = self._dir(container_id)
+        ack = d / "ctl.ack"
+        try:
+            before = ack.read_text().count("\n")
+        except FileNotFoundError:
+            before = 0
+        try:
+            fd = os.open(d / "ctl", os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:  # no FIFO, or no reader: the supervisor is gone
+            raise RuntimeServiceError(f"container {container_id} is not running") from e
+        try:
+            os.write(fd, command.encode() + b"\n")
+        finally:
+            os.close(fd)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(FileNotFoundError):
+                if ack.read_text().count("\n") > before:
+                    return
+            await asyncio.sleep(_POLL / 4)
+        raise RuntimeServiceError(f"container {container_id}: {command} not acknowledged")
+
+    async def reopen_container_log(self, container_id: str) -> None:
+        await self._ctl(container_id, "reopen-logs")
+
+    async def write_stdin(self, container_id: str, data: bytes) -> None:
+        """Writes to the container's stdin (the process runtime's attach). With
+        stdinOnce, one call is the one attach session: stdin is closed after it."""
+        cfg = self._config(container_id)
+        if not cfg["launch"].get("stdin"):
+            raise RuntimeServiceError(f"container {container_id} was not created with stdin")
+        try:
+            fd = os.open(self._dir(container_id) / "stdin", os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            raise RuntimeServiceError(f"container {container_id} is not running") from e
+        try:
+            view = memoryview(data)
+            while view:
+                try:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                except BlockingIOError:
+                    await asyncio.sleep(_POLL)
+        finally:
+            os.close(fd)
+        if cfg["launch"].get("stdinOnce"):
+            await self.close_stdin(container_id)
+
+    async def close_stdin(self, container_id: str) -> None:
+        """Gives the container EOF on stdin (what stdinOnce does when the first attach
+        ends)."""
+        await self._ctl(container_id, "close-stdin")
+
+    async def exec_sync(self, container_id: str, cmd: Sequence[str],
+                        timeout: float) -> ExecSyncResult:
+        """Runs `cmd` with the container's environment, working directory, user and
+        cgroup, and returns its output and exit code (CRI ExecSync). Past `timeout`
+        seconds the command's process group is killed and ExecTimeout raised."""
+        s = self._status(container_id)
+        if s.state != ContainerState.RUNNING:
+            raise RuntimeServiceError(
+                f"container {container_id} is not running ({s.state.value})")
+        if not cmd:
+            raise RuntimeServiceError("exec: no command given")
+        cfg = self._config(container_id)
+        la = cfg["launch"]
+        entry = self.images.lookup(cfg["image"]) or ImageEntry()
+        argv = self.images.map_program(entry, list(cmd), la["env"].get("PATH", DEFAULT_PATH))
+        kwargs: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            if la.get("runAsUser") is not None:
+                kwargs["user"] = la["runAsUser"]
+            if la.get("runAsGroup") is not None:
+                kwargs["group"] = la["runAsGroup"]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=la["env"], cwd=la.get("cwd") or "/",
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True, **kwargs)
+        except OSError as e:
+            from kubeedge.edge.runtime.supervisor import start_error_message
+            return ExecSyncResult(b"", start_error_message(argv, la.get("cwd") or "/",
+                                                           e).encode(), 126)
+        sup = _read_json(self._dir(container_id) / "supervisor.json") or {}
+        with contextlib.suppress(OSError):
+            # Charged to the container like runc's exec (joined right after the spawn:
+            # edgecore has threads, so no code may run between its fork and exec).
+            for path in (sup.get("cgroup") or {}).get("paths") or []:
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(proc.pid))
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            raise ExecTimeout(f"exec {list(cmd)} in {container_id} timed out after "
+                              f"{timeout}s") from None
+        rc = proc.returncode if proc.returncode is not None else -1
+        return ExecSyncResult(out, err, 128 - rc if rc < 0 else rc)
+
+    async def exec(self, container_id: str, cmd: Sequence[str], *, tty: bool = False,
+                   stdin: bool = False) -> object:
+        raise NotImplementedError(
+            "streaming exec (kubectl exec -it) is not implemented by the process runtime "
+            "yet; exec_sync serves probes")
+
+    async def container_stats(self, container_id: str) -> ContainerStats:
+        """CPU and memory from the container's cgroup when it has one, else summed over
+        the processes of its session from /proc."""
+        s = self._status(container_id)
+        now = time.time_ns()
+        if s.state != ContainerState.RUNNING:
+            return ContainerStats(container_id, now, 0, 0, "none")
+        sup = _read_json(self._dir(container_id) / "supervisor.json") or {}
+        paths = (sup.get("cgroup") or {}).get("paths") or []
+        if paths:
+            got = cgroups.usage(paths)
+            if got is not None:
+                return ContainerStats(container_id, now, got[0], got[1], "cgroup")
+        pid = sup.get("pid")
+        pids = procfs.session_members(pid) if pid else []
+        cpu, rss = procfs.usage(pids)
+        return ContainerStats(container_id, now, cpu, rss, "proc")
