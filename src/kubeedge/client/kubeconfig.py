@@ -12,6 +12,8 @@ import base64
 import os
 import ssl
 import tempfile
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,12 @@ from kubeedge.durable import atomic_write
 
 class KubeconfigError(ValueError):
     """The kubeconfig is missing, unreadable or does not name what is needed."""
+
+
+# Where kubelet mounts a pod's service-account credentials, and how often a token file
+# is read again (client-go's rest.InClusterConfig and its cached token source).
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+TOKEN_FILE_REREAD_SECONDS = 60.0
 
 
 @dataclass
@@ -37,7 +45,29 @@ class ClusterAccess:
     client_key_data: bytes | None = None
     token: str = ""
     namespace: str = "default"
+    # A bearer token kept in a file and re-read as it rotates (a pod's projected
+    # service-account token, a kubeconfig user's `tokenFile`); wins over `token`.
+    token_file: str = ""
     _tmp: list[str] = field(default_factory=list, repr=False)
+    _file_token: tuple[float, str] = field(default=(-1e18, ""), repr=False)
+
+    def bearer_token(self, now: float | None = None) -> str:
+        """The token to send: `token`, or `token_file`'s content, read again once it is
+        a minute old (client-go's cached file token source; kubelet rotates projected
+        tokens well before they expire). A file that cannot be read keeps the last
+        token."""
+        if not self.token_file:
+            return self.token
+        read_at, token = self._file_token
+        now = time.monotonic() if now is None else now
+        if now - read_at >= TOKEN_FILE_REREAD_SECONDS:
+            try:
+                token = Path(self.token_file).read_text().strip()
+            except OSError:
+                if not token:
+                    raise
+            self._file_token = (now, token)
+        return token
 
     def ssl_context(self) -> ssl.SSLContext:
         if self.ca_data and not self.insecure_skip_tls_verify:
@@ -148,7 +178,35 @@ def load(path: str | os.PathLike[str] | None = None, context: str = "") -> Clust
             client_cert_data=_data(user, "client-certificate", base),
             client_key_data=_data(user, "client-key", base),
             token=str(user.get("token", "")),
+            token_file=str(base / user["tokenFile"]) if user.get("tokenFile") else "",
             namespace=str(ctx.get("namespace") or "default"),
         )
     except OSError as exc:
         raise KubeconfigError(f"kubeconfig {file}: {exc}") from None
+
+
+def load_in_cluster(env: Mapping[str, str] | None = None,
+                    directory: Path | None = None) -> ClusterAccess:
+    """Access from inside a pod, as client-go's InClusterConfig: the API at
+    `KUBERNETES_SERVICE_HOST`:`KUBERNETES_SERVICE_PORT`, the cluster CA and the pod's
+    service-account token (re-read as it rotates) from `directory`."""
+    env = os.environ if env is None else env
+    directory = SERVICE_ACCOUNT_DIR if directory is None else directory
+    host, port = env.get("KUBERNETES_SERVICE_HOST", ""), env.get("KUBERNETES_SERVICE_PORT", "")
+    if not host or not port:
+        raise KubeconfigError(
+            "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
+            "KUBERNETES_SERVICE_PORT must be defined (outside a pod, give a kubeconfig)")
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        ca = (directory / "ca.crt").read_bytes()
+        (directory / "token").read_text()
+    except OSError as exc:
+        raise KubeconfigError(f"in-cluster credentials under {directory}: {exc}") from None
+    try:
+        namespace = (directory / "namespace").read_text().strip() or "default"
+    except OSError:
+        namespace = "default"
+    return ClusterAccess(server=f"https://{host}:{port}", ca_data=ca,
+                         token_file=str(directory / "token"), namespace=namespace)

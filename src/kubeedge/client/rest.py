@@ -172,7 +172,7 @@ class APIClient:
             raise RuntimeError("APIClient is closed")
         if self._session is None or self._session.closed:
             headers = {"Accept": JSON, "User-Agent": self.user_agent}
-            if self.access.token:
+            if self.access.token and not self.access.token_file:
                 headers["Authorization"] = f"Bearer {self.access.token}"  # §7
             headers.update(self._extra_headers)
             if self._shared_connector is not None:
@@ -203,6 +203,9 @@ class APIClient:
         success (2xx), raise `APIError` or `APIConnectionError` otherwise."""
         data = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": content_type} if data is not None else {}
+        if self.access.token_file:
+            # A rotating token goes with each request, not fixed in the session.
+            headers["Authorization"] = f"Bearer {self.access.bearer_token()}"
         timeout = aiohttp.ClientTimeout(
             total=None if stream else self.request_timeout,
             sock_connect=self.connect_timeout,

@@ -224,8 +224,16 @@ async def _stop(name: str, module: Module) -> None:
 
 
 def api_client(config: CloudCoreConfig) -> APIClient:
+    """cloudcore's client for `kubeAPIConfig`: its kubeconfig, with `master` overriding
+    the server; with neither (cloudcore in a pod, as `keadm manifest` deploys it) the
+    pod's service account, as KubeEdge's BuildConfigFromFlags falls back to in-cluster."""
     api = config.kube_api_config
-    access = kubeconfig.load(config.path(api.kube_config))
+    if not api.kube_config and not api.master:
+        access = kubeconfig.load_in_cluster()
+    elif not api.kube_config:
+        access = kubeconfig.ClusterAccess(server=api.master.rstrip("/"))
+    else:
+        access = kubeconfig.load(config.path(api.kube_config))
     if api.master:
         access.server = api.master
     return APIClient(access, qps=api.qps, burst=int(api.burst), user_agent="cloudcore",
