@@ -236,3 +236,40 @@ async def test_ca_hash_mismatch_refuses_and_writes_nothing(
         await hub.start()
     assert not (root / "etc").exists()
     assert "websocket" not in bus.modules()
+
+
+async def test_silent_cloud_is_noticed_by_the_unanswered_ping(
+    tmp_path: Path, cloud: tuple[EdgeCertificates, CertService]
+) -> None:
+    """A cloud that stops reading (a dead link: no close, no reset) leaves the edge's
+    pings unanswered; EdgeHub must drop the session after readDeadline and say so,
+    not go on believing it is connected (websockets' `ping()` only sends: its pong is a
+    second await)."""
+    certs, service = cloud
+    root = tmp_path / "edge"
+    db_path = root / "var/lib/kubeedge/edgecore.db"
+    peer = CloudHubTestPeer(certs, tmp_path, db_path)
+    await peer.start()
+    config = edge_config(root, service.port, peer.port,
+                         create_token(certs.ca_der, certs.ca_key_der))
+    config.modules.edge_hub.websocket.read_deadline = 0.5
+    config.modules.edge_hub.reconnect_interval = 30  # no second session during the test
+    store = await MetaStore.open(db_path)
+    hub = EdgeHub(config, ModuleBus(), store, root)
+    try:
+        await hub.start()
+        await asyncio.wait_for(hub.connected.wait(), 10)
+        await wait_until(lambda: len(peer.sessions) == 1, what="a session")
+        peer.sessions[0].ws.transport.pause_reading()  # the link goes dead
+        silent_since = time.monotonic()
+        await wait_until(lambda: not hub.connected.is_set(), timeout=5,
+                         what="the edge noticing the silent cloud")
+        # heartbeat (0.3 s) until the next ping + readDeadline (0.5 s), with slack.
+        assert time.monotonic() - silent_since < 2.5
+        assert "readDeadline" in hub.last_error
+    finally:
+        await hub.stop()
+        await store.close()
+        for session in peer.sessions:  # no close handshake to wait for on a dead link
+            session.ws.transport.abort()
+        await peer.stop()

@@ -10,9 +10,14 @@ Owns, as KubeEdge's edge/pkg/edgehub does (specs/kubeedge.md §1, §3, §6):
   is a reply; `twin` to group twin; `user` by source to eventbus/servicebus;
   `taskmanager` to taskmanager);
 - upstream: whatever edge modules send to module `websocket` goes to the cloud, rate
-  limited by `messageQPS`/`messageBurst`;
+  limited by `messageQPS`/`messageBurst`; a request (`send_sync`) written on a session
+  that ends before the cloud answered gets an `error` reply then (its answer could only
+  have come on that session), so its sender retries on the next one rather than waiting
+  out its timeout (ours; KubeEdge's senders wait for the timeout);
 - the `node/connection` `connect` event (`cloud_connected`/`cloud_disconnected`) to
-  groups twin, meta, bus and taskmanager after every connect and disconnect.
+  groups twin, meta, bus and taskmanager after every connect and disconnect; `connected`
+  is cleared as soon as a session is found broken, before the close handshake (which
+  on a dead link can only time out, after `readDeadline`).
 
 What is ours, on purpose (ARCHITECTURE.md rules 4-5): an object change the cloud sends
 (group `resource`, insert/update/patch/delete of `<ns>/<type>/<name>`, any type but
@@ -36,7 +41,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import random
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +105,7 @@ from kubeedge.messaging.message import (
     SOURCE_ROUTER_SERVICEBUS,
     Message,
     build_message,
+    new_error_message,
     new_respond_message,
 )
 from kubeedge.messaging.resource import RESOURCE_EVENT, RESOURCE_NODE, RESOURCE_NODE_CONNECTION
@@ -116,6 +124,12 @@ _WRITE_OPS = frozenset({OP_INSERT, OP_UPDATE, OP_PATCH, OP_DELETE})
 # Messages decoded but not yet acknowledged and handed on; bounds memory and gives the
 # cloud back-pressure while still letting writes group-commit.
 PIPELINE_DEPTH = 256
+# Fault injection for tests/integration/test_channel_reliability.py, off unless the
+# environment names it: with `KUBEEDGE_FAULT_KILL_BEFORE_ACK=N[:PREFIX]`, the process
+# SIGKILLs itself once its Nth downstream write (of a key starting with PREFIX) has
+# committed, before that write's ACK is sent: "kill -9 between receiving and
+# acknowledging" at a known point.
+FAULT_KILL_BEFORE_ACK = "KUBEEDGE_FAULT_KILL_BEFORE_ACK"
 
 
 class EdgeStore(Protocol):
@@ -220,6 +234,24 @@ def connection_event(group: str, connected: bool) -> Message:
                          content)
 
 
+def _fault_point(name: str) -> tuple[int, str]:
+    """(N, key prefix) from `N[:PREFIX]` in the environment; (0, "") when unset."""
+    count, _, prefix = os.environ.get(name, "").partition(":")
+    try:
+        return max(int(count), 0), prefix
+    except ValueError:
+        return 0, ""
+
+
+def _killed_before_ack(msg: Message) -> None:
+    log.critical("fault injection (%s): killed after committing %s %s at resourceVersion "
+                 "%s, before acknowledging it", FAULT_KILL_BEFORE_ACK, msg.route.operation,
+                 msg.route.resource, _resource_version(msg))
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 class _SessionEnded(Exception):
     """The session must end (rotation asked for a reconnect)."""
 
@@ -289,6 +321,9 @@ class EdgeHub:
         self._reconnect_now = asyncio.Event()
         self._conn: Connection | None = None
         self._held: Message | None = None  # an upstream message a broken session failed to send
+        # Requests (`send_sync`) written on the current session and not yet answered, by
+        # msg_id: their answers can only come on that session.
+        self._unanswered: dict[str, Message] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._registered = False
         self._started = False
@@ -305,6 +340,7 @@ class EdgeHub:
         self.write_errors = 0  # database writes that failed (not acknowledged)
         self.decode_errors = 0
         self.dropped = 0  # messages no edge module could take
+        self._kill_before_ack, self._kill_prefix = _fault_point(FAULT_KILL_BEFORE_ACK)
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -421,14 +457,30 @@ class EdgeHub:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._conn = None
-            with contextlib.suppress(Exception):
-                await self._within(conn.close(), self.settings.write_deadline)
+            # Disconnected from here on, whatever the close below takes: on a dead link
+            # the close handshake can only time out, and the modules (and the state
+            # file) must not see a session that is gone as connected meanwhile.
             self.connected.clear()
+            with contextlib.suppress(Exception):
+                # The close handshake waits for the peer's answer: a read.
+                await self._within(conn.close(), self.settings.read_deadline)
+            self._fail_unanswered()
             # Drain what was read but not yet acknowledged: not durable-and-ACKed, so the
             # cloud resends it; any write already started still commits (MetaStore).
             while not pipeline.empty():
                 pipeline.get_nowait()
         await self._publish(False)
+
+    def _fail_unanswered(self) -> None:
+        """Answer the requests written on the session that just ended with an error: the
+        cloud's reply would have come on it, so none can come now, and their senders
+        (edged's status and Lease reports) must not stay blocked for their whole
+        timeout after the edge has reconnected. They ask again."""
+        unanswered, self._unanswered = self._unanswered, {}
+        for msg_id, request in unanswered.items():
+            if self._bus.is_waiting_for(msg_id):
+                self._bus.send_resp(new_error_message(
+                    request, "the connection to the cloud was lost before it answered"))
 
     async def _wait_rotation(self) -> None:
         await self._reconnect_now.wait()
@@ -510,6 +562,8 @@ class EdgeHub:
                 self.dropped += 1
             else:
                 self.messages_out += 1
+                if msg.header.sync and self._bus.is_waiting_for(msg.header.msg_id):
+                    self._unanswered[msg.header.msg_id] = msg
             self._held = None
 
     # ---- downstream ------------------------------------------------------------------
@@ -577,6 +631,11 @@ class EdgeHub:
                     log.error("message %s (%s %s) not stored, not acknowledged: %s",
                               msg.header.msg_id, msg.route.operation, msg.route.resource, exc)
                     continue
+                if (self._kill_before_ack and stored is not False
+                        and msg.route.resource.startswith(self._kill_prefix)):
+                    self._kill_before_ack -= 1
+                    if not self._kill_before_ack:
+                        _killed_before_ack(msg)
                 await self._write(conn, new_respond_message(msg, MESSAGE_OK))
                 self.acks_sent += 1
                 if stored is False:
@@ -586,6 +645,7 @@ class EdgeHub:
     async def _dispatch(self, msg: Message) -> None:
         """KubeEdge's messagehandler table (spec §2 "Edge dispatch of cloud messages")."""
         route, parent = msg.route, msg.header.parent_msg_id
+        self._unanswered.pop(parent, None)
         try:
             if parent and self._bus.is_waiting_for(parent):
                 self._bus.send_resp(msg)

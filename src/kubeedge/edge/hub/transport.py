@@ -74,8 +74,8 @@ class Connection(Protocol):
         ...
 
     def ping(self) -> Awaitable[object]:
-        """Send a transport-level ping; the awaitable resolves when the pong arrives.
-        Raises `ConnectionLost` if the connection is already gone."""
+        """Send a transport-level ping; the awaitable resolves when the pong arrives and
+        raises `ConnectionLost` if the connection is gone."""
         ...
 
     async def close(self) -> None: ...
@@ -127,16 +127,32 @@ class _WebSocketConnection:
         return data
 
     def ping(self) -> Awaitable[object]:
+        return self._pong()
+
+    async def _pong(self) -> float:
+        """The ping written, then its pong awaited: websockets' `ping()` is a coroutine
+        that only sends and hands back the pong's waiter, so awaiting it alone says
+        nothing about the peer (a dead link would look alive)."""
         from websockets.exceptions import ConnectionClosed
 
         try:
-            waiter: Awaitable[object] = self._ws.ping()
+            waiter = await self._ws.ping()
+            latency: float = await waiter
         except ConnectionClosed as exc:
             raise ConnectionLost(f"websocket ping failed: {exc}") from None
-        return waiter
+        except OSError as exc:
+            raise ConnectionLost(f"websocket ping failed: {exc}") from None
+        return latency
 
     async def close(self) -> None:
-        await self._ws.close()
+        try:
+            await self._ws.close()
+        finally:
+            # A close handshake cut short (a dead link, the hub's deadline) must not
+            # leave the socket behind; after a clean close this does nothing.
+            transport = getattr(self._ws, "transport", None)
+            if transport is not None:
+                transport.abort()
 
 
 class WebSocketTransport:

@@ -25,6 +25,7 @@ from kubeedge.messaging.message import (
     MODULE_EDGEHUB,
     Message,
     build_message,
+    new_respond_message,
 )
 
 NODE = "edge-1"
@@ -478,3 +479,80 @@ def test_quic_is_refused_with_the_field() -> None:
     config.modules.edge_hub.websocket.enable = False
     with pytest.raises(ValueError, match=r"modules\.edgeHub\.quic\.enable"):
         EdgeHub(config, ModuleBus(), HeldStore())  # type: ignore[arg-type]
+
+
+async def test_session_is_reported_gone_before_a_hanging_close_finishes(tmp_path: Path
+                                                                        ) -> None:
+    """On a dead link the close handshake can only time out: the hub must not look
+    connected meanwhile, and the close is bounded by readDeadline, not writeDeadline."""
+    clock = FakeClock()
+    transport = FakeTransport(clock, answer_pings=False)
+    config = make_config(heartbeat=1, reconnect_interval=1)
+    config.modules.edge_hub.websocket.read_deadline = 2
+    config.modules.edge_hub.websocket.write_deadline = 60
+    bus = ModuleBus(clock=clock)
+    hub = EdgeHub(config, bus, HeldStore(), tmp_path, clock=clock, transport=transport,
+                  certificates=NoCertificates())  # type: ignore[arg-type]
+    await hub.start()
+    await clock.settle()
+    conn = transport.connections[0]
+    hanging = asyncio.Event()
+
+    async def close() -> None:
+        conn.closed = True
+        await hanging.wait()
+
+    conn.close = close  # type: ignore[method-assign]
+    try:
+        await clock.advance(2)  # the first ping unanswered for readDeadline
+        assert not hub.connected.is_set()
+        assert conn.closed
+        await clock.advance(2 + 1)  # the close given up after readDeadline, then redial
+        assert len(transport.dials) == 2 and hub.connected.is_set()
+    finally:
+        hanging.set()
+        await hub.stop()
+
+
+async def test_request_written_on_a_lost_session_is_answered_with_an_error(tmp_path: Path
+                                                                          ) -> None:
+    """A request (`send_sync`) written on a session that then breaks can get no answer:
+    the reply would have come on that session. Its sender hears so at once (an `error`
+    reply) instead of staying blocked for its whole timeout after the edge has already
+    reconnected (edged's node status and Lease reports wait on such requests)."""
+    clock = FakeClock()
+    transport = FakeTransport(clock)
+    hub, bus = await start_hub(tmp_path, HeldStore(), clock, transport, reconnect_interval=1)
+    bus.add_module("edged", "edged")
+    try:
+        request = build_message("resource", "", "edged", f"default/nodestatus/{NODE}",
+                                "update", {})
+        waiting = asyncio.ensure_future(bus.send_sync(MODULE_EDGEHUB, request, 60))
+        await clock.settle()
+        conn = transport.connections[0]
+        assert [m.header.msg_id for m in conn.sent
+                if m.route.operation == "update"] == [request.header.msg_id]
+        await conn.close()  # the session breaks before the cloud answered
+        await clock.settle()
+        assert waiting.done(), "the requester still waits for an answer that cannot come"
+        reply = waiting.result()
+        assert reply.route.operation == "error"
+        assert reply.header.parent_msg_id == request.header.msg_id
+        assert "connection" in str(reply.content)
+
+        # A request answered in time is not touched by a later disconnect.
+        await clock.advance(1)
+        conn2 = transport.connections[1]
+        second = build_message("resource", "", "edged", f"default/lease/{NODE}", "update",
+                               {})
+        waiting = asyncio.ensure_future(bus.send_sync(MODULE_EDGEHUB, second, 60))
+        await clock.settle()
+        answer = new_respond_message(second, "OK")
+        conn2.push(answer)
+        await clock.settle()
+        assert waiting.result().route.operation == "response"
+        await conn2.close()
+        await clock.settle()
+        assert hub.dropped == 0
+    finally:
+        await hub.stop()
