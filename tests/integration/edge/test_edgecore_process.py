@@ -159,54 +159,59 @@ async def test_gettoken_join_ready_lease_renewed_then_reset(cloud: Cloud, tmp_pa
         assert len(token.split(".")) == 4
 
         root = tmp_path / "edge1"
-        joined = await asyncio.to_thread(
-            _join, f"--cloudcore-ipport=127.0.0.1:{hub_port}", f"--token={token}",
-            "--edgenode-name=edge-one", f"--certport={cert_port}",
-            "--labels=site=lab,tier=edge", "--root", str(root),
-            *[a for s in FAST for a in ("--set", s)], "--timeout", "60")
-        assert joined.returncode == 0, joined.stdout + joined.stderr
-        assert "joined" in joined.stdout
+        try:
+            joined = await asyncio.to_thread(
+                _join, f"--cloudcore-ipport=127.0.0.1:{hub_port}", f"--token={token}",
+                "--edgenode-name=edge-one", f"--certport={cert_port}",
+                "--labels=site=lab,tier=edge", "--root", str(root),
+                *[a for s in FAST for a in ("--set", s)], "--timeout", "60")
+            assert joined.returncode == 0, joined.stdout + joined.stderr
+            assert "joined" in joined.stdout
 
-        node = await asyncio.to_thread(_node, cloud, "edge-one")
-        assert node is not None
-        labels = node["metadata"]["labels"]
-        assert labels["node-role.kubernetes.io/edge"] == ""
-        assert labels["site"] == "lab" and labels["tier"] == "edge"
-        assert _ready(node)
-        assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
-        assert node["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.32")
-        assert int(node["status"]["capacity"]["cpu"]) >= 1
-        wide = await asyncio.to_thread(cloud.kubectl, "get", "nodes", "-o", "wide")
-        line = next(row for row in wide.stdout.splitlines() if row.startswith("edge-one"))
-        assert "Ready" in line and "edge" in line
+            node = await asyncio.to_thread(_node, cloud, "edge-one")
+            assert node is not None
+            labels = node["metadata"]["labels"]
+            assert labels["node-role.kubernetes.io/edge"] == ""
+            assert labels["site"] == "lab" and labels["tier"] == "edge"
+            assert _ready(node)
+            assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
+            assert node["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.32")
+            assert int(node["status"]["capacity"]["cpu"]) >= 1
+            wide = await asyncio.to_thread(cloud.kubectl, "get", "nodes", "-o", "wide")
+            line = next(row for row in wide.stdout.splitlines() if row.startswith("edge-one"))
+            assert "Ready" in line and "edge" in line
 
-        # The Lease is renewed (every 4 s x 0.25 here).
-        first = await asyncio.to_thread(_lease_renew_time, cloud, "edge-one")
-        assert first
-        await eventually(lambda: _lease_renew_time(cloud, "edge-one") not in ("", first),
-                         timeout=15, what="a lease renewal")
+            # The Lease is renewed (every 4 s x 0.25 here).
+            first = await asyncio.to_thread(_lease_renew_time, cloud, "edge-one")
+            assert first
+            await eventually(lambda: _lease_renew_time(cloud, "edge-one") not in ("", first),
+                             timeout=15, what="a lease renewal")
 
-        # The certificate is 0600, the token is gone from edgecore.yaml, the pid lives.
-        layout = EdgeLayout(root)
-        assert (root / "etc/kubeedge/certs/server.key").stat().st_mode & 0o777 == 0o600
-        assert "token: ''" in layout.config.read_text() or token not in \
-            layout.config.read_text()
-        pid = setup_edge.edgecore_pid(root)
-        assert pid is not None
+            # The certificate is 0600, the token is gone from edgecore.yaml, the pid lives.
+            layout = EdgeLayout(root)
+            assert (root / "etc/kubeedge/certs/server.key").stat().st_mode & 0o777 == 0o600
+            assert "token: ''" in layout.config.read_text() or token not in \
+                layout.config.read_text()
+            pid = setup_edge.edgecore_pid(root)
+            assert pid is not None
 
-        # A second join on the same root is refused.
-        again = await asyncio.to_thread(
-            _join, f"--cloudcore-ipport=127.0.0.1:{hub_port}", f"--token={token}",
-            "--root", str(root))
-        assert again.returncode != 0 and "already" in again.stderr
+            # A second join on the same root is refused.
+            again = await asyncio.to_thread(
+                _join, f"--cloudcore-ipport=127.0.0.1:{hub_port}", f"--token={token}",
+                "--root", str(root))
+            assert again.returncode != 0 and "already" in again.stderr
 
-        reset = await asyncio.to_thread(keadm, "reset", "edge", "--root", str(root),
-                                        "--force")
-        assert "stopped edgecore" in reset.stdout and "left the cluster" in reset.stdout
-        assert not process_running(pid)
-        assert _files(root) == [] if root.exists() else True
-        assert await asyncio.to_thread(_node, cloud, "edge-one") is None
-        assert await asyncio.to_thread(_lease_renew_time, cloud, "edge-one") == ""
+            reset = await asyncio.to_thread(keadm, "reset", "edge", "--root", str(root),
+                                            "--force")
+            assert "stopped edgecore" in reset.stdout and "left the cluster" in reset.stdout
+            assert not process_running(pid)
+            assert _files(root) == [] if root.exists() else True
+            assert await asyncio.to_thread(_node, cloud, "edge-one") is None
+            assert await asyncio.to_thread(_lease_renew_time, cloud, "edge-one") == ""
+        finally:
+            # Whatever failed above, no edgecore outlives the test.
+            await asyncio.to_thread(keadm, "reset", "edge", "--root", str(root),
+                                    "--force", check=False)
 
 
 async def test_wrong_token_is_refused_and_leaves_nothing(cloud: Cloud, tmp_path: Path
