@@ -116,15 +116,27 @@ class CertificateManager:
         if not token:
             where = f" or in {self.token_file}" if self.token_file is not None else ""
             raise BootstrapError(
-                f"no usable certificate for node {self.node_name} at {self.paths.cert} and "
-                f"no token in modules.edgeHub.token{where}: run `keadm gettoken` on the "
-                "cloud and pass it to `keadm join --token`"
+                f"no usable certificate for node {self.node_name} at {self.paths.cert}"
+                f"{self._whose()} and no token in modules.edgeHub.token{where}: run "
+                "`keadm gettoken` on the cloud and pass it to `keadm join --token`"
             )
         log.info("requesting a certificate for node %s from %s", self.node_name,
                  self.http_server)
         bootstrap(self.paths, self.node_name, token, self.http_server, timeout=self._timeout)
         self.bootstrapped = True
         return self.paths.cert.read_bytes()
+
+    def _whose(self) -> str:
+        """Why the certificate there is not usable, when it is another node's."""
+        from kubeedge.edge.certs import certificate_owner, node_identity
+
+        try:
+            owner = certificate_owner(self.paths.cert)
+        except (OSError, ValueError):
+            return ""
+        if owner is None or owner == node_identity(self.node_name):
+            return ""
+        return f" (the certificate there is for {owner}, not {node_identity(self.node_name)})"
 
     async def ensure(self) -> None:
         """Bootstrap if there is no usable certificate. Raises `BootstrapError` with
