@@ -18,13 +18,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 deps: $(STAMP)
 
 # Real parts the tests drive: etcd (Debian's etcd-server), kubectl, Debian's
-# python3.11 (the non-root test runs keadm as an ordinary user with it), and iproute2's
-# `ip` (the reliability tests put an edge in its own network namespace).
+# python3.11 (the non-root test runs keadm as an ordinary user with it), iproute2's
+# `ip` (the reliability tests put an edge in its own network namespace), and CNI's
+# standard plugins (pod networking: bridge, host-local, loopback).
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 system-deps:
 	@command -v etcd >/dev/null 2>&1 || ($(APT_INSTALL) etcd-server >/dev/null)
 	@test -x /usr/bin/python3.11 || ($(APT_INSTALL) python3.11 >/dev/null)
 	@command -v ip >/dev/null 2>&1 || ($(APT_INSTALL) iproute2 >/dev/null)
+	@test -x /usr/lib/cni/bridge || ($(APT_INSTALL) containernetworking-plugins >/dev/null)
 	@command -v kubectl >/dev/null 2>&1 || (echo "kubectl is missing: install kubectl 1.32 (apt-get install kubectl)" && exit 1)
 
 lint: deps
