@@ -165,6 +165,12 @@ class PodSandboxConfig:
     `log_directory` is where the pod's container logs go (kubelet passes
     `/var/log/pods/<namespace>_<name>_<uid>`); empty means the runtime's default under
     its root. `host_network` is `spec.hostNetwork`.
+
+    For the pod's /etc/hosts (kubelet writes it; with its own network a pod gets one):
+    `hostname` is spec.hostname or the pod's name, `subdomain` spec.subdomain (adds
+    `<hostname>.<subdomain>.<namespace>.svc.<cluster domain>`), `hosts_entries` extra
+    (IP, names) lines: spec.hostAliases, the cluster's pod hostnames and headless
+    Service names the edge knows.
     """
 
     metadata: PodSandboxMetadata
@@ -173,6 +179,8 @@ class PodSandboxConfig:
     host_network: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    subdomain: str = ""
+    hosts_entries: Sequence[tuple[str, Sequence[str]]] = ()
 
 
 @dataclass(frozen=True)
@@ -271,6 +279,11 @@ class ImageRef:
 
 @dataclass(frozen=True)
 class PodSandboxStatus:
+    """CRI PodSandboxStatus. `ip` is the pod's IP (CRI PodSandboxNetworkStatus.ip):
+    its own when it has a pod network, "" when it uses the host's (Edged then reports
+    the node's address, as kubelet does for hostNetwork pods) or after the sandbox was
+    stopped (its network is torn down then)."""
+
     id: str
     metadata: PodSandboxMetadata
     state: PodSandboxState
@@ -280,6 +293,7 @@ class PodSandboxStatus:
     log_directory: str
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
+    ip: str = ""
 
 
 @dataclass(frozen=True)
@@ -344,6 +358,18 @@ class Runtime(Protocol):
 
     name: str  # nodeInfo.containerRuntimeVersion is "<name>://<version>"
     version: str
+
+    # RuntimeService Status (its NetworkReady condition) and UpdateRuntimeConfig
+    def network_status(self) -> tuple[bool, str]:
+        """(True, "") when new non-hostNetwork sandboxes get their own network; else
+        (False, why): they then share the host's network. Edged shows the reason in the
+        node's conditions; unlike kubelet's NetworkReady it is no reason for NotReady,
+        since the pods still run."""
+        ...
+
+    async def update_runtime_config(self, pod_cidr: str) -> None:
+        """The node's podCIDR (from Node.spec.podCIDR), kept across restarts."""
+        ...
 
     # ImageService
     async def pull_image(self, image: str) -> ImageRef: ...

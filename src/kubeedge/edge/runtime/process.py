@@ -3,7 +3,9 @@
 Everything lives on disk under `<root>/var/lib/kubeedge/runtime` (rule 8):
 
     sandboxes/<id>/sandbox.json      the pod's sandbox: metadata, labels, log directory,
-                                     network (host, and why), state, createdAt
+                                     network (its namespace files and IP, or host and
+                                     why), state, createdAt
+    sandboxes/<id>/hosts             the pod's /etc/hosts (pods with their own network)
     containers/<id>/config.json      the container as created: metadata, labels, image,
                                      sandbox, log path, and `launch` (argv, env, cwd,
                                      limits) which the supervisor reads
@@ -21,13 +23,20 @@ trusted together with its start time. So a new ProcessRuntime over the same root
 same pids, nothing restarted; exits that happened meanwhile were recorded by their
 supervisors.
 
+Pod networking (network.py): when edgecore runs as root with CNI's plugins and the
+node has a podCIDR, a sandbox that is not hostNetwork gets its own network and UTS
+namespaces and an IP (PodSandboxStatus.ip); its containers (and exec_sync) run in those
+namespaces and in a mount namespace of their own where the sandbox's hosts file is
+bind-mounted over /etc/hosts, so two pods can listen on one port. Otherwise sandboxes
+share the host's network and `network_status()` says why.
+
 What a process runtime cannot isolate (say so to users): the container sees the host's
 filesystem (mounts are offered as a path map, `KUBEEDGE_PATH_MAP` names a JSON file
 mapping container paths to host paths, and the working directory is translated; nothing
-is bind-mounted and readOnly is not enforced), the host's processes, users and devices,
-and, until pod network namespaces land, the host's network. Memory and CPU limits are
-enforced through cgroups when edgecore runs as root and a cgroup hierarchy is writable;
-otherwise the status says why not (`limits_enforced`, `limits_reason`).
+but /etc/hosts is bind-mounted and readOnly is not enforced), the host's processes,
+users and devices. Memory and CPU limits are enforced through cgroups when edgecore
+runs as root and a cgroup hierarchy is writable; otherwise the status says why not
+(`limits_enforced`, `limits_reason`).
 """
 
 from __future__ import annotations
@@ -71,6 +80,13 @@ from kubeedge.edge.runtime import (
     procfs,
 )
 from kubeedge.edge.runtime.images import DEFAULT_PATH, ImageEntry, ImageTable
+from kubeedge.edge.runtime.network import (
+    DEFAULT_CNI_BIN_DIR,
+    NetworkError,
+    PodNetwork,
+    hosts_file_content,
+    pod_hostname,
+)
 from kubeedge.edge.runtime.supervisor import DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE
 
 __all__ = ["ProcessRuntime"]
@@ -104,6 +120,11 @@ class ProcessRuntime:
     (relative to each hierarchy's root) containers go under, e.g. the edge's own
     `kubeedge-<node>`; `log_max_size`/`log_max_files` are kubelet's
     containerLogMaxSize/containerLogMaxFiles; `python` runs the supervisors.
+
+    Pod networking: `network` switches it on (it still needs root, the CNI plugins in
+    `cni_bin_dir` and a `pod_cidr`, which `update_runtime_config` can give later);
+    `node_name` goes into the bridge's name; `cluster_domain` into pods' FQDNs;
+    `network_mtu` is the pods' MTU (0: the bridge plugin's default).
     """
 
     name = "process"
@@ -116,7 +137,13 @@ class ProcessRuntime:
                  log_max_size: int = DEFAULT_LOG_MAX_SIZE,
                  log_max_files: int = DEFAULT_LOG_MAX_FILES,
                  python: str = sys.executable,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0,
+                 pod_cidr: str = "",
+                 cni_bin_dir: str = DEFAULT_CNI_BIN_DIR,
+                 network: bool = True,
+                 node_name: str = "",
+                 cluster_domain: str = "cluster.local",
+                 network_mtu: int = 0) -> None:
         self.root = Path(root)
         self.state_dir = self.root / "var/lib/kubeedge/runtime"
         self.sandbox_dir = self.state_dir / "sandboxes"
@@ -129,6 +156,25 @@ class ProcessRuntime:
         self.log_max_files = log_max_files
         self.python = python
         self.start_timeout = start_timeout
+        self.cluster_domain = cluster_domain
+        self.net = PodNetwork(self.root, node_name=node_name, pod_cidr=pod_cidr,
+                              cni_bin_dir=cni_bin_dir, enabled=network,
+                              cluster_domain=cluster_domain, mtu=network_mtu)
+
+    # --- status and config --------------------------------------------------------------
+
+    def network_status(self) -> tuple[bool, str]:
+        """(True, "") when new sandboxes get a pod network, else (False, why not)."""
+        problem = self.net.problem()
+        return (not problem, problem)
+
+    async def update_runtime_config(self, pod_cidr: str) -> None:
+        self.net.set_pod_cidr(pod_cidr)
+
+    async def program_routes(self, routes: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Routes to the other edges' pods, (podCIDR, node InternalIP) each: see
+        PodNetwork.program_routes."""
+        return await self.net.program_routes(routes)
 
     # --- images -------------------------------------------------------------------------
 
@@ -150,25 +196,79 @@ class ProcessRuntime:
         log_dir = config.log_directory or str(
             self.log_root / f"{md.namespace}_{md.name}_{md.uid}")
         os.makedirs(log_dir, exist_ok=True)
-        if config.host_network:
-            reason = "hostNetwork"
-        elif os.geteuid() != 0:
-            reason = "not running as root: pods share the host network"
-        else:
-            reason = "pod network namespaces are not implemented yet: host network"
-        _write_json(self.sandbox_dir / sandbox_id / "sandbox.json", {
+        hostname = pod_hostname(config.hostname or md.name)
+        problem = "" if config.host_network else self.net.problem()
+        own_network = not config.host_network and not problem
+        path = self.sandbox_dir / sandbox_id / "sandbox.json"
+        data: dict[str, Any] = {
             "id": sandbox_id,
             "metadata": {"name": md.name, "namespace": md.namespace, "uid": md.uid,
                          "attempt": md.attempt},
-            "hostname": config.hostname or md.name,
+            "hostname": hostname,
+            "subdomain": config.subdomain,
             "logDirectory": log_dir,
             "hostNetwork": config.host_network,
-            "network": "host", "networkReason": reason,
+            "network": "host", "networkReason": "hostNetwork" if config.host_network
+            else problem,
+            "ip": "",
             "labels": dict(config.labels), "annotations": dict(config.annotations),
             "createdAt": time.time_ns(),
-            "state": PodSandboxState.READY.value,
-        })
+            # NOTREADY until its network is up: a sandbox left so by a crash is one
+            # Edged removes (and its network is torn down from what network.py stored).
+            "state": PodSandboxState.NOTREADY.value if own_network
+            else PodSandboxState.READY.value,
+        }
+        _write_json(path, data)
+        if not own_network:
+            return sandbox_id
+        try:
+            net = await self.net.setup(sandbox_id, hostname=hostname, namespace=md.namespace,
+                                       name=md.name, uid=md.uid)
+            hosts = self.sandbox_dir / sandbox_id / "hosts"
+            hosts.write_text(hosts_file_content(
+                net.ip, hostname, namespace=md.namespace, subdomain=config.subdomain,
+                cluster_domain=self.cluster_domain, entries=config.hosts_entries))
+        except BaseException as e:
+            try:
+                await self.net.teardown(sandbox_id)
+            except Exception as te:
+                # Kept NOTREADY (with why) so that removing it retries the teardown, as
+                # kubelet stops and removes a sandbox whose creation failed.
+                data["networkReason"] = f"pod network setup failed: {e}; teardown: {te}"
+                _write_json(path, data)
+            else:
+                shutil.rmtree(self.sandbox_dir / sandbox_id, ignore_errors=True)
+            if isinstance(e, RuntimeServiceError):
+                raise
+            if isinstance(e, Exception):
+                raise NetworkError(f"setting up the pod network failed: {e}") from e
+            raise
+        data.update(network=net.netns, networkReason=f"pod network (bridge {self.net.bridge})",
+                    ip=net.ip, netns=net.netns, utsns=net.utsns, hostsFile=str(hosts),
+                    state=PodSandboxState.READY.value)
+        _write_json(path, data)
         return sandbox_id
+
+    async def update_pod_hosts(self, sandbox_id: str,
+                               hosts_entries: Sequence[tuple[str, Sequence[str]]]) -> bool:
+        """Rewrites a sandbox's /etc/hosts with new extra entries (the cluster's pod
+        hostnames and headless Services changed). Written in place: the containers have
+        the file bind-mounted, and a rename would leave them the old one. False when
+        the sandbox has no hosts file of its own (host network)."""
+        data = self._sandbox(sandbox_id)
+        if not data.get("hostsFile") or not data.get("ip"):
+            return False
+        md = data["metadata"]
+        content = hosts_file_content(
+            data["ip"], data["hostname"], namespace=md["namespace"],
+            subdomain=data.get("subdomain", ""), cluster_domain=self.cluster_domain,
+            entries=hosts_entries)
+        with open(data["hostsFile"], "r+") as f:
+            if f.read() != content:
+                f.seek(0)
+                f.write(content)
+                f.truncate()
+        return True
 
     async def stop_pod_sandbox(self, sandbox_id: str, timeout: float = 30.0) -> None:
         """Stops every container of the sandbox (CRI: StopPodSandbox forcibly stops
@@ -179,15 +279,23 @@ class ProcessRuntime:
             return
         containers = await self.list_containers(ContainerFilter(sandbox_id=sandbox_id))
         await asyncio.gather(*(self.stop_container(c.id, timeout) for c in containers))
-        if data["state"] != PodSandboxState.NOTREADY.value:
+        # CRI: StopPodSandbox also reclaims the network (the IP goes back to the pool).
+        await self.net.teardown(sandbox_id)
+        if data["state"] != PodSandboxState.NOTREADY.value or data.get("ip"):
             data["state"] = PodSandboxState.NOTREADY.value
+            data["ip"] = ""
             _write_json(self.sandbox_dir / sandbox_id / "sandbox.json", data)
 
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         """Removes the sandbox and its containers (killing any still running). The
         pod's log directory stays: kubelet removes logs itself."""
+        if not sandbox_id or "/" in sandbox_id or sandbox_id.startswith("."):
+            return  # no such sandbox (and an empty id must not match every container)
         for c in await self.list_containers(ContainerFilter(sandbox_id=sandbox_id)):
             await self.remove_container(c.id)
+        # From network.py's own state, so also after a restart and whatever this
+        # runtime's settings are now; on failure the sandbox stays for a retry.
+        await self.net.teardown(sandbox_id)
         shutil.rmtree(self.sandbox_dir / sandbox_id, ignore_errors=True)
 
     def _sandbox_status(self, data: dict[str, Any]) -> PodSandboxStatus:
@@ -199,7 +307,7 @@ class ProcessRuntime:
             state=PodSandboxState(data["state"]), created_at=data["createdAt"],
             network=data["network"], network_reason=data["networkReason"],
             log_directory=data["logDirectory"], labels=data["labels"],
-            annotations=data["annotations"])
+            annotations=data["annotations"], ip=data.get("ip", ""))
 
     async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         return self._sandbox_status(self._sandbox(sandbox_id))
@@ -293,6 +401,9 @@ class ProcessRuntime:
                 "cgroupParent": self.cgroup_parent, "cgroupBase": self.cgroup_base,
                 "resources": resources,
                 "runAsUser": config.run_as_user, "runAsGroup": config.run_as_group,
+                "namespaces": {"net": sandbox["netns"], "uts": sandbox["utsns"],
+                               "hosts": sandbox["hostsFile"]}
+                if sandbox.get("netns") else None,
             },
         })
         return container_id
@@ -538,7 +649,20 @@ class ProcessRuntime:
         entry = self.images.lookup(cfg["image"]) or ImageEntry()
         argv = self.images.map_program(entry, list(cmd), la["env"].get("PATH", DEFAULT_PATH))
         kwargs: dict[str, Any] = {}
-        if os.geteuid() == 0:
+        sup = _read_json(self._dir(container_id) / "supervisor.json") or {}
+        if la.get("namespaces") and sup.get("pid"):
+            # Into the container's own namespaces (network, UTS, and the mount namespace
+            # with the pod's /etc/hosts), as runc's exec does; nsenter drops the user
+            # after entering them.
+            prefix = ["nsenter", f"--target={sup['pid']}", "--mount", "--uts", "--net",
+                      f"--wd={la.get('cwd') or '/'}"]
+            if os.geteuid() == 0:
+                if la.get("runAsGroup") is not None:
+                    prefix.append(f"--setgid={la['runAsGroup']}")
+                if la.get("runAsUser") is not None:
+                    prefix.append(f"--setuid={la['runAsUser']}")
+            argv = [*prefix, "--", *argv]
+        elif os.geteuid() == 0:
             if la.get("runAsUser") is not None:
                 kwargs["user"] = la["runAsUser"]
             if la.get("runAsGroup") is not None:
@@ -552,7 +676,6 @@ class ProcessRuntime:
             from kubeedge.edge.runtime.supervisor import start_error_message
             return ExecSyncResult(b"", start_error_message(argv, la.get("cwd") or "/",
                                                            e).encode(), 126)
-        sup = _read_json(self._dir(container_id) / "supervisor.json") or {}
         with contextlib.suppress(OSError):
             # Charged to the container like runc's exec (joined right after the spawn:
             # edgecore has threads, so no code may run between its fork and exec).

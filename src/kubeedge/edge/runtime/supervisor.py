@@ -9,7 +9,9 @@ for stdin and its own `supervisor.log` for output, and lives as long as the cont
 It then:
 
 - starts the container process as a session leader (its own process group), after
-  moving it into the container's cgroup (cgroups.py) and dropping to run_as_user;
+  moving it into the container's cgroup (cgroups.py), into its pod's network and UTS
+  namespaces and a mount namespace of its own with the pod's /etc/hosts (when the
+  sandbox has a pod network: `enter_pod_namespaces`), and dropping to run_as_user;
 - holds the container's stdout/stderr pipes (or a pty, for tty) and writes them to the
   container log in the CRI format kubelet reads (`<RFC3339Nano> stdout|stderr F|P
   <line>`, containerd's 16 KiB line limit) with size-based rotation;
@@ -207,6 +209,9 @@ def start_error_message(argv: list[str], cwd: str, err: OSError) -> str:
     `exec: "x": executable file not found in $PATH`, `exec: "/x": stat /x: no such file
     or directory`)."""
     name = argv[0] if argv else ""
+    if getattr(err, "stage", "") == "namespaces":
+        return (f"joining the pod sandbox's namespaces failed: {err.filename}: "
+                f"{(err.strerror or str(err)).lower()}")
     if cwd and err.filename == cwd:
         return f"chdir to cwd (\"{cwd}\") set in config.json failed: {err.strerror.lower()}"
     if err.errno == errno.ENOENT:
@@ -216,6 +221,64 @@ def start_error_message(argv: list[str], cwd: str, err: OSError) -> str:
     if err.errno == errno.EACCES:
         return f'exec: "{name}": permission denied'
     return f'exec: "{name}": {err.strerror or err}'
+
+
+# --- pod namespaces ---------------------------------------------------------------------
+
+# linux/sched.h and linux/mount.h
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWNET = 0x40000000
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SLAVE = 0x80000
+
+
+def enter_pod_namespaces(ns: dict[str, str]) -> None:
+    """In the container's child, between fork and exec: join the sandbox's network and
+    UTS namespaces (setns on the files network.py bind-mounted), then take a mount
+    namespace of its own in which the sandbox's hosts file is bind-mounted over
+    /etc/hosts (what runc does with kubelet's etc-hosts mount).
+
+    The mount namespace is made a recursive slave, not private, so that an unmount on
+    the host (another pod's namespace file removed) still reaches it and no copy keeps
+    that namespace alive; nothing mounted here reaches the host. ctypes is imported
+    here, in the child that is about to exec, so the supervisor itself stays small
+    (Python 3.11 has no os.setns/os.unshare)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def fail(what: str) -> OSError:
+        code = ctypes.get_errno()
+        err = OSError(code, os.strerror(code), what)
+        err.stage = "namespaces"  # type: ignore[attr-defined]
+        return err
+
+    for key, flag in (("net", CLONE_NEWNET), ("uts", CLONE_NEWUTS)):
+        path = ns.get(key)
+        if not path:
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            e.stage = "namespaces"  # type: ignore[attr-defined]
+            e.filename = f"{key} namespace {path}"
+            raise
+        try:
+            if libc.setns(fd, flag) != 0:
+                raise fail(f"setns {key} namespace {path}")
+        finally:
+            os.close(fd)
+    hosts = ns.get("hosts")
+    if hosts:
+        if libc.unshare(CLONE_NEWNS) != 0:
+            raise fail("unshare mount namespace")
+        if libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) != 0:
+            raise fail("making / a slave mount")
+        if os.path.exists("/etc/hosts") and libc.mount(
+                os.fsencode(hosts), b"/etc/hosts", None, MS_BIND, None) != 0:
+            raise fail(f"bind mount {hosts} on /etc/hosts")
 
 
 # --- the supervisor ---------------------------------------------------------------------
@@ -251,6 +314,7 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, fds: tuple[int, int, i
             os.closerange(err_w + 1, 65536)
             os.execvpe(argv[0], argv, env)
         except OSError as e:
+            stage = getattr(e, "stage", stage)
             msg = f"{e.errno}\0{stage}\0{e.filename or ''}"
             os.write(err_w, msg.encode(errors="replace"))
         except BaseException as e:
@@ -273,6 +337,7 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, fds: tuple[int, int, i
         err = OSError(int(code), os.strerror(int(code)), filename or None)
         if stage == "chdir":
             err.filename = cwd
+        err.stage = stage  # type: ignore[attr-defined]
         raise err
     return pid
 
@@ -326,6 +391,7 @@ class Supervisor:
         paths = self.cgroup.paths
         uid, gid = la.get("runAsUser"), la.get("runAsGroup")
         drop = os.geteuid() == 0 and (uid is not None or gid is not None)
+        namespaces = la.get("namespaces") or None
         if tty:
             master, slave = os.openpty()
             child_fds = (slave, slave, slave)
@@ -343,10 +409,12 @@ class Supervisor:
 
         def in_child() -> None:
             # Between fork and exec: the container's cgroup first (so all it allocates is
-            # charged there), then the controlling terminal, then the user (after which
-            # the cgroup could no longer be joined).
+            # charged there), the pod's namespaces, then the controlling terminal, then
+            # the user (after which neither could be joined any more).
             if paths:
                 cgroups.join(paths)
+            if namespaces:
+                enter_pod_namespaces(namespaces)
             if tty:
                 import termios
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
