@@ -366,6 +366,9 @@ class EdgeHub:
         ]
 
     async def stop(self) -> None:
+        # A session cut by the stop ends without reaching `_serve`'s own announcement
+        # (the task is cancelled), so the modules are told here.
+        was_connected = self.connected.is_set()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -377,6 +380,8 @@ class EdgeHub:
             with contextlib.suppress(Exception):
                 await conn.close()
         self.connected.clear()
+        if was_connected:
+            await self._publish(False)
         self._unregister()
         self._started = False
 

@@ -409,6 +409,19 @@ async def test_peer_close_reconnects_and_tells_the_modules(tmp_path: Path) -> No
         await hub.stop()
 
 
+async def test_stopping_the_hub_tells_the_modules_the_cloud_is_gone(tmp_path: Path) -> None:
+    clock = FakeClock()
+    transport = FakeTransport(clock)
+    hub, bus = await start_hub(tmp_path, HeldStore(), clock, transport)
+    assert [e.content for e in await drain(bus, "metamanager")] == [CLOUD_CONNECTED]
+    await hub.stop()
+    assert not hub.connected.is_set()
+    assert [e.content for e in await drain(bus, "metamanager")] == [CLOUD_DISCONNECTED]
+    # Stopped again (nothing connected): nothing more is announced.
+    await hub.stop()
+    assert await drain(bus, "metamanager") == []
+
+
 async def test_rotation_reconnects_with_the_new_certificate(tmp_path: Path) -> None:
     clock = FakeClock()
     transport = FakeTransport(clock)
