@@ -2,8 +2,9 @@
 (default /etc/kubeedge/config/edgecore.yaml), `--minconfig`, `--defaultconfig` and
 `--version`.
 
-Runs the edge modules (`kubeedge.edge.core.EdgeCore`: EdgeHub with the edge database and
-the node's registration, status and Lease) until SIGTERM or SIGINT. Logs go to stderr;
+Runs the edge modules (`kubeedge.edge.core.EdgeCore`: EdgeHub with the edge database,
+MetaManager, the node's registration, status and Lease, and Edged running the node's
+pods on the process runtime) until SIGTERM or SIGINT. Logs go to stderr;
 `keadm join` points them at `var/log/kubeedge/edgecore.log` under the root.
 """
 
@@ -17,10 +18,6 @@ import click
 
 from kubeedge.config import edgecore
 from kubeedge.config.checks import ConfigError
-
-PODS_NOT_BUILT = ("edged's pod runtime is not built yet (the next issue): this edgecore "
-                  "registers the node, keeps its status and Lease fresh and stores what "
-                  "the cloud sends")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,11 +58,9 @@ def main(config_path: str, minconfig: bool, defaultconfig: bool, show_version: b
     problem = preflight(config)
     if problem is not None:
         click.echo(f"error: {problem}", err=True)
-        click.echo(PODS_NOT_BUILT, err=True)
         sys.exit(1)
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger(__name__).info(PODS_NOT_BUILT)
     sys.exit(asyncio.run(EdgeCore(config, config_path).run()))
 
 

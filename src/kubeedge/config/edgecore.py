@@ -144,6 +144,16 @@ class TailoredKubeletConfig(_Section):
     container_runtime_endpoint: str = DEFAULT_RUNTIME_ENDPOINT
     image_service_endpoint: str = DEFAULT_RUNTIME_ENDPOINT
 
+    def log_max_size_bytes(self) -> int:
+        """containerLogMaxSize in bytes (a quantity: 10Mi, 500Ki, 1G)."""
+        text = self.container_log_max_size.strip()
+        for suffix, factor in (("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30),
+                               ("Ti", 1 << 40), ("k", 10**3), ("M", 10**6), ("G", 10**9),
+                               ("T", 10**12)):
+            if text.endswith(suffix):
+                return int(float(text[: -len(suffix)]) * factor)
+        return int(float(text))
+
     def seconds(self, name: str) -> float:
         """A duration field (snake_case name) in seconds."""
         value = go_duration_seconds(getattr(self, name))
@@ -186,6 +196,19 @@ IGNORED_EDGED_FIELDS = frozenset({
 })
 
 
+class ImageSpec(_Section):
+    """One entry of the process runtime's image table (ours; `edge/runtime/images.py`):
+    what the image would run (ENTRYPOINT, CMD, ENV) and which host executables stand
+    in for the programs it ships (`programs`: name -> host path; `appletRunner`: a
+    multi-call binary such as busybox running any other name)."""
+
+    entrypoint: list[str] = msgspec.field(default_factory=list)
+    cmd: list[str] = msgspec.field(default_factory=list)
+    programs: dict[str, str] = msgspec.field(default_factory=dict)
+    applet_runner: str = ""
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+
+
 class Edged(_Section):
     """`modules.edged`: KubeEdge's fields with its TailoredKubeletFlag inline, plus
     ours at the end."""
@@ -221,11 +244,54 @@ class Edged(_Section):
     # Ours. Seconds `keadm reset` gives the edge to delete its Lease and Node through the
     # cloud before it stops anyway (KubeEdge's reset leaves both; no upstream default).
     deregister_timeout: float = 10.0
+    # Ours. The process runtime's image table, added to (or overriding) its defaults
+    # for busybox, python/python3 and sh (image reference -> entry).
+    image_table: dict[str, ImageSpec] = msgspec.field(default_factory=dict)
+    # Ours. Host directories a hostPath volume may name (a path under one of them);
+    # kubelet allows any path, which "/" keeps. Narrow it on a shared edge.
+    allowed_host_paths: list[str] = msgspec.field(default_factory=lambda: ["/"])
+    # Ours. kubelet's container restart back-off (CrashLoopBackOff): the first wait,
+    # doubled per crash up to the max, forgotten after 2 x max of running (kubelet
+    # hard-codes 10s and 5m; kubelet 1.32's alpha crashLoopBackOff.maxContainerRestartPeriod
+    # is the max).
+    crash_loop_back_off_initial: str = "10s"
+    crash_loop_back_off_max: str = "5m0s"
+    # Ours. How often the runtime is relisted for container state changes (kubelet's
+    # PLEG relist period, hard-coded 1 s).
+    pleg_relist_period: str = msgspec.field(default="1s", name="plegRelistPeriod")
+
+    def seconds(self, name: str) -> float:
+        """One of this section's duration fields (snake_case name) in seconds."""
+        value = go_duration_seconds(getattr(self, name))
+        assert value is not None, "validated at load"
+        return value
 
     def validate(self, where: str) -> None:
         if not self.enable:
             return
         check_positive(f"{where}.deregisterTimeout", self.deregister_timeout)
+        for name in ("crash_loop_back_off_initial", "crash_loop_back_off_max",
+                     "pleg_relist_period"):
+            check_go_duration(f"{where}.{_camel(name)}", getattr(self, name))
+        if self.seconds("crash_loop_back_off_initial") > self.seconds(
+                "crash_loop_back_off_max"):
+            raise ConfigError(f"{where}.crashLoopBackOffInitial: must not exceed "
+                              f"crashLoopBackOffMax ({self.crash_loop_back_off_max})")
+        for i, root in enumerate(self.allowed_host_paths):
+            if not root.startswith("/"):
+                raise ConfigError(f"{where}.allowedHostPaths[{i}]: {root!r} must be an "
+                                  "absolute path")
+        for image, spec in self.image_table.items():
+            from kubeedge.edge.runtime.contract import ImageError
+            from kubeedge.edge.runtime.images import normalize
+
+            try:
+                normalize(image)
+            except ImageError as exc:
+                raise ConfigError(f"{where}.imageTable[{image}]: {exc}") from None
+            if not (spec.entrypoint or spec.cmd):
+                raise ConfigError(f"{where}.imageTable[{image}]: give an entrypoint or a "
+                                  "cmd (what the image runs without a command)")
         # KubeEdge validates the node name as Kubernetes' ValidateNodeName does.
         check_dns_subdomain(f"{where}.hostnameOverride", self.hostname_override)
         if self.node_ip:
@@ -246,6 +312,16 @@ class Edged(_Section):
         check_go_duration(f"{at}.imageMinimumGCAge", kc.image_minimum_gc_age,
                           allow_zero=True)
         check_port(f"{at}.readOnlyPort", kc.read_only_port, allow_zero=True)
+        check_quantity(f"{at}.containerLogMaxSize", kc.container_log_max_size)
+        if kc.log_max_size_bytes() < 1024:
+            raise ConfigError(f"{at}.containerLogMaxSize: {kc.container_log_max_size!r} "
+                              "is too small (at least 1Ki)")
+        if kc.container_log_max_files < 2:
+            # kubelet's own check: rotation keeps the current file and at least one.
+            raise ConfigError(f"{at}.containerLogMaxFiles: must be at least 2, got "
+                              f"{kc.container_log_max_files}")
+        if not kc.static_pod_path:
+            raise ConfigError(f"{at}.staticPodPath: must not be empty")
         check_ip(f"{at}.address", kc.address)
         check_positive(f"{at}.nodeLeaseDurationSeconds", kc.node_lease_duration_seconds)
         check_positive(f"{at}.maxPods", kc.max_pods)

@@ -8,7 +8,11 @@ Owns what KubeEdge's edged does for its own Node before any pod runs (specs/kube
   `nodeLabels`; capacity and allocatable from the host (`/proc`, `os`), `maxPods`,
   `extraCapacity` and NVIDIA GPUs from `nvidia-smi`; addresses (InternalIP = `nodeIP`, or
   the address this host reaches the cloud from; Hostname); nodeInfo with KubeEdge's
-  `v1.32.x-kubeedge-v1.yy` kubelet version; the kubelet's four conditions, Ready true;
+  `v1.32.x-kubeedge-v1.yy` kubelet version and `containerRuntimeVersion`
+  `<runtime>://<version>`; `daemonEndpoints.kubeletEndpoint.Port` (readOnlyPort, 10350);
+  the kubelet's four conditions: Ready true, MemoryPressure/DiskPressure/PIDPressure from
+  the host's eviction signals (MemAvailable, the root directory's free space and inodes,
+  pid_max less running processes) against `evictionHard`;
   `registerWithTaints`; `registerSchedulable`.
 - `NodeModule`: on every new session with the cloud, a `nodestatus` insert (register;
   an existing Node is fine) and then a status `update`, then an update every
@@ -81,7 +85,10 @@ __all__ = [
     "build_lease",
     "build_node",
     "detect_nvidia_gpus",
+    "parse_quantity",
+    "pressures",
     "read_host",
+    "runtime_version",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,6 +134,14 @@ class HostInfo:
     boot_id: str = ""
     system_uuid: str = ""
     gpus: list[str] = field(default_factory=list)
+    # What the eviction signals read (kubelet's memory.available, nodefs.available,
+    # nodefs.inodesFree, pid.available); -1 when unknown (no pressure is reported then).
+    memory_available_bytes: int = -1
+    storage_available_bytes: int = -1
+    inodes_total: int = -1
+    inodes_free: int = -1
+    pids_max: int = -1
+    pids_used: int = -1
 
 
 def _read(path: str) -> str:
@@ -145,6 +160,28 @@ def _memory_bytes() -> int:
     with contextlib.suppress(ValueError, OSError, AttributeError):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return 0
+
+
+def _mem_available_bytes() -> int:
+    """MemAvailable from /proc/meminfo (kubelet's memory.available signal, as the
+    cgroup-less approximation)."""
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return -1
+
+
+def _pids() -> tuple[int, int]:
+    """(pid_max, processes now): kubelet's pid.available signal."""
+    try:
+        limit = int(_read("/proc/sys/kernel/pid_max") or "-1")
+    except ValueError:
+        limit = -1
+    try:
+        used = sum(1 for name in os.listdir("/proc") if name.isdigit())
+    except OSError:
+        used = -1
+    return limit, used
 
 
 def _cpus() -> int:
@@ -190,11 +227,15 @@ def read_host(storage_path: str | Path = "/", *, detect_gpus: bool = False) -> H
     path = Path(storage_path)
     while not path.exists() and path != path.parent:
         path = path.parent
+    avail = inodes = inodes_free = -1
     try:
         st = os.statvfs(path)
         storage = st.f_blocks * st.f_frsize
+        avail = st.f_bavail * st.f_frsize
+        inodes, inodes_free = st.f_files, st.f_favail
     except OSError:
         storage = 0
+    pids_max, pids_used = _pids()
     machine = platform.machine().lower()
     return HostInfo(
         cpus=_cpus(),
@@ -208,6 +249,12 @@ def read_host(storage_path: str | Path = "/", *, detect_gpus: bool = False) -> H
         boot_id=_read("/proc/sys/kernel/random/boot_id"),
         system_uuid=_read("/sys/class/dmi/id/product_uuid"),
         gpus=detect_nvidia_gpus() if detect_gpus else [],
+        memory_available_bytes=_mem_available_bytes(),
+        storage_available_bytes=avail,
+        inodes_total=inodes,
+        inodes_free=inodes_free,
+        pids_max=pids_max,
+        pids_used=pids_used,
     )
 
 
@@ -243,6 +290,11 @@ class NodeSettings:
     schedulable: bool = True
     read_only_port: int = 10350
     runtime_type: str = "process"
+    # nodeInfo.containerRuntimeVersion, "<runtime name>://<version>" as CRI's Version
+    # answers; empty: derived from runtime_type.
+    runtime_version: str = ""
+    # kubelet's evictionHard thresholds; crossing one sets the pressure condition.
+    eviction_hard: dict[str, str] = field(default_factory=dict)
     status_update_frequency: float = 10.0
     lease_duration: int = 40
     request_timeout: float = 30.0
@@ -270,6 +322,7 @@ class NodeSettings:
             schedulable=edged.register_schedulable,
             read_only_port=kc.read_only_port,
             runtime_type=edged.runtime_type,
+            eviction_hard=dict(kc.eviction_hard),
             status_update_frequency=kc.seconds("node_status_update_frequency"),
             lease_duration=kc.node_lease_duration_seconds,
             # A request waits for its reply as long as a remote query may (spec §6).
@@ -292,7 +345,7 @@ _DECIMAL_SUFFIXES = {"m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12
                      "P": 1e15, "E": 1e18}
 
 
-def _quantity(text: str) -> float:
+def parse_quantity(text: str) -> float:
     """A Kubernetes quantity as a number (validated at config load)."""
     text = text.strip()
     for suffix, factor in _BINARY_SUFFIXES.items():
@@ -302,6 +355,9 @@ def _quantity(text: str) -> float:
         if suffix and text.endswith(suffix):
             return float(text[: -len(suffix)]) * factor
     return float(text)
+
+
+_quantity = parse_quantity
 
 
 def _allocatable(capacity: dict[str, str], settings: NodeSettings) -> dict[str, str]:
@@ -361,32 +417,92 @@ def node_labels(settings: NodeSettings, host: HostInfo) -> dict[str, str]:
     return labels
 
 
-def _conditions(now: dt.datetime, since: dt.datetime) -> list[Obj]:
-    """kubelet's condition setters for a healthy node (reasons and messages as
-    kubelet writes them)."""
-    beat, moved = _time(now), _time(since)
+def _below(threshold: str | None, available: int, total: int) -> bool:
+    """Whether an eviction signal crossed its threshold ("100Mi" or "10%")."""
+    if not threshold or available < 0:
+        return False
+    threshold = threshold.strip()
+    if threshold.endswith("%"):
+        if total <= 0:
+            return False
+        return available < total * float(threshold[:-1]) / 100.0
+    return available < parse_quantity(threshold)
 
-    def condition(kind: str, status: str, reason: str, message: str) -> Obj:
-        return {"type": kind, "status": status, "lastHeartbeatTime": beat,
-                "lastTransitionTime": moved, "reason": reason, "message": message}
 
-    return [
-        condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                  "kubelet has sufficient memory available"),
-        condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
-                  "kubelet has no disk pressure"),
-        condition("PIDPressure", "False", "KubeletHasSufficientPID",
-                  "kubelet has sufficient PID available"),
-        condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-    ]
+def pressures(settings: NodeSettings, host: HostInfo) -> dict[str, bool]:
+    """kubelet's eviction manager signals against evictionHard: memory.available,
+    nodefs.available / nodefs.inodesFree, pid.available (no default threshold, as
+    kubelet)."""
+    hard = settings.eviction_hard
+    return {
+        "MemoryPressure": _below(hard.get("memory.available"), host.memory_available_bytes,
+                                 host.memory_bytes),
+        "DiskPressure": _below(hard.get("nodefs.available"), host.storage_available_bytes,
+                               host.storage_bytes)
+        or _below(hard.get("nodefs.inodesFree"), host.inodes_free, host.inodes_total),
+        "PIDPressure": host.pids_max > 0 and host.pids_used >= 0 and _below(
+            hard.get("pid.available"), host.pids_max - host.pids_used, host.pids_max),
+    }
+
+
+# (type, status) -> (reason, message), kubelet's condition setters' wording.
+_CONDITION_TEXT = {
+    ("MemoryPressure", "False"): ("KubeletHasSufficientMemory",
+                                  "kubelet has sufficient memory available"),
+    ("MemoryPressure", "True"): ("KubeletHasInsufficientMemory",
+                                 "kubelet has insufficient memory available"),
+    ("DiskPressure", "False"): ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    ("DiskPressure", "True"): ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    ("PIDPressure", "False"): ("KubeletHasSufficientPID",
+                               "kubelet has sufficient PID available"),
+    ("PIDPressure", "True"): ("KubeletHasInsufficientPID",
+                              "kubelet has insufficient PID available"),
+    ("Ready", "True"): ("KubeletReady", "kubelet is posting ready status"),
+}
+
+
+def _conditions(now: dt.datetime, since: dt.datetime,
+                pressure: dict[str, bool] | None = None,
+                transitions: dict[str, tuple[str, dt.datetime]] | None = None) -> list[Obj]:
+    """kubelet's condition setters (reasons and messages as kubelet writes them).
+    `transitions` (type -> (status, when)) keeps each condition's lastTransitionTime
+    across reports and is updated in place when a status changes."""
+    pressure = pressure or {}
+    beat = _time(now)
+    out = []
+    for kind in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready"):
+        status = "True" if (kind == "Ready" or pressure.get(kind)) else "False"
+        moved = since
+        if transitions is not None:
+            prev = transitions.get(kind)
+            if prev is None or prev[0] != status:
+                transitions[kind] = (status, since if prev is None else now)
+            moved = transitions[kind][1]
+        reason, message = _CONDITION_TEXT[(kind, status)]
+        out.append({"type": kind, "status": status, "lastHeartbeatTime": beat,
+                    "lastTransitionTime": _time(moved), "reason": reason,
+                    "message": message})
+    return out
+
+
+def runtime_version(settings: NodeSettings) -> str:
+    """nodeInfo.containerRuntimeVersion: `<runtime>://<version>` (kubelet prints CRI's
+    RuntimeName://RuntimeVersion, e.g. containerd://1.7.24)."""
+    if settings.runtime_version:
+        return settings.runtime_version
+    if settings.runtime_type == "process":
+        from kubeedge import __version__
+
+        return f"process://{__version__}"
+    return "remote://cri"
 
 
 def node_status(settings: NodeSettings, host: HostInfo, now: dt.datetime,
-                since: dt.datetime | None = None) -> Obj:
+                since: dt.datetime | None = None,
+                transitions: dict[str, tuple[str, dt.datetime]] | None = None) -> Obj:
     """The Node's status as edged reports it."""
     capacity = _capacity(settings, host)
-    runtime = ("process://kubeedge-py" if settings.runtime_type == "process"
-               else "remote://cri")
+    runtime = runtime_version(settings)
     addresses = []
     if settings.node_ip:
         addresses.append({"type": "InternalIP", "address": settings.node_ip})
@@ -394,7 +510,8 @@ def node_status(settings: NodeSettings, host: HostInfo, now: dt.datetime,
     return {
         "capacity": capacity,
         "allocatable": _allocatable(capacity, settings),
-        "conditions": _conditions(now, since or now),
+        "conditions": _conditions(now, since or now, pressures(settings, host),
+                                  transitions),
         "addresses": addresses,
         "daemonEndpoints": {"kubeletEndpoint": {"Port": settings.read_only_port}},
         "nodeInfo": {
@@ -519,6 +636,7 @@ class NodeModule:
         self._lease: Obj | None = None
         self._on_change = on_change
         self._since = wall()
+        self._transitions: dict[str, tuple[str, dt.datetime]] = {}
         self._task: asyncio.Task[None] | None = None
         # Held for each request's whole exchange, so `deregister` can wait for the one in
         # flight to be answered before the deletes go out.
@@ -599,7 +717,7 @@ class NodeModule:
     async def report_status(self) -> None:
         host = await asyncio.to_thread(self._read_host)
         request: Obj = {"UID": "", "Status": node_status(self.settings, host, self._wall(),
-                                                         self._since)}
+                                                         self._since, self._transitions)}
         extended = extend_resources(host)
         if extended:
             request["ExtendResources"] = extended

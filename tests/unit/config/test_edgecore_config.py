@@ -4,6 +4,7 @@ refusals that name the field, and the `edgecore` flags."""
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -196,7 +197,7 @@ def test_defaultconfig_output_loads_back_through_config(tmp_path: Path) -> None:
     assert edgecore.load(path) == edgecore.EdgeCoreConfig()
     checked = runner.invoke(edgecore_main, ["--config", str(path)])
     assert "edgecore configuration is valid" in checked.stdout
-    assert "not built yet" in checked.stderr
+    assert "no certificate for node" in checked.stderr
     assert checked.exit_code == 1
 
 
@@ -381,3 +382,41 @@ def test_the_edge_config_imports_nothing_heavy() -> None:
     for heavy in ("cryptography", "aiohttp", "websockets", "asyncio", "orjson", "click",
                   "jwt", "sqlite3", "ssl"):
         assert heavy not in loaded, heavy
+
+
+def test_edged_pod_fields_have_kubelets_defaults_and_show_in_defaultconfig() -> None:
+    edged = edgecore.EdgeCoreConfig().validate().modules.edged
+    assert edged.seconds("crash_loop_back_off_initial") == 10
+    assert edged.seconds("crash_loop_back_off_max") == 300
+    assert edged.seconds("pleg_relist_period") == 1
+    assert edged.allowed_host_paths == ["/"]
+    kc = edged.tailored_kubelet_config
+    assert kc.log_max_size_bytes() == 10 * 1024 * 1024 and kc.container_log_max_files == 5
+    printed = yaml.safe_load(edgecore.default_yaml())["modules"]["edged"]
+    for key in ("crashLoopBackOffInitial", "crashLoopBackOffMax", "plegRelistPeriod",
+                "allowedHostPaths", "imageTable"):
+        assert key in printed
+    assert printed["tailoredKubeletConfig"]["staticPodPath"] == "etc/kubeedge/manifests"
+
+
+@pytest.mark.parametrize(("edged", "field"), [
+    ({"tailoredKubeletConfig": {"containerLogMaxFiles": 1}}, "containerLogMaxFiles"),
+    ({"tailoredKubeletConfig": {"containerLogMaxSize": "lots"}}, "containerLogMaxSize"),
+    ({"crashLoopBackOffInitial": "10m", "crashLoopBackOffMax": "5m"},
+     "crashLoopBackOffInitial"),
+    ({"crashLoopBackOffMax": "soon"}, "crashLoopBackOffMax"),
+    ({"allowedHostPaths": ["data"]}, "allowedHostPaths[0]"),
+    ({"imageTable": {"myapp": {"env": {"A": "1"}}}}, "imageTable[myapp]"),
+    ({"imageTable": {"Bad Name": {"cmd": ["x"]}}}, "imageTable[Bad Name]"),
+])
+def test_edged_pod_fields_are_validated(edged: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError, match=f"modules.edged.*{re.escape(field)}"):
+        edgecore.from_builtins({"modules": {"edged": edged}})
+
+
+def test_image_table_entries_load() -> None:
+    config = edgecore.from_builtins({"modules": {"edged": {"imageTable": {
+        "registry.local/tools:1": {"entrypoint": ["/opt/tools/run"],
+                                   "env": {"MODE": "edge"}}}}}})
+    spec = config.modules.edged.image_table["registry.local/tools:1"]
+    assert spec.entrypoint == ["/opt/tools/run"] and spec.env == {"MODE": "edge"}

@@ -392,3 +392,43 @@ async def test_a_refused_delete_is_reported() -> None:
         assert [m.route.operation for m in cloud.requests] == ["delete", "delete"]
     finally:
         await cloud.close()
+
+
+def test_pressure_conditions_follow_the_hosts_eviction_signals() -> None:
+    hard = {"memory.available": "100Mi", "nodefs.available": "10%", "pid.available": "5%"}
+    short = HostInfo(**{**HOST.__dict__, "memory_available_bytes": 50 * 1024**2,
+                        "storage_available_bytes": 50 * 1024**3, "pids_max": 1000,
+                        "pids_used": 990})
+    transitions: dict[str, Any] = {}
+    status = build_node(_settings(eviction_hard=hard), short, NOW)["status"]
+    by = {c["type"]: c for c in status["conditions"]}
+    assert by["MemoryPressure"]["status"] == "True"
+    assert by["MemoryPressure"]["reason"] == "KubeletHasInsufficientMemory"
+    assert by["DiskPressure"]["status"] == "False"
+    assert by["PIDPressure"]["status"] == "True"
+    # A change of status moves lastTransitionTime; an unchanged one keeps it.
+    from kubeedge.edge.node import node_status
+
+    later = NOW + dt.timedelta(minutes=1)
+    healthy = HostInfo(**{**short.__dict__, "memory_available_bytes": 4 * 1024**3})
+    node_status(_settings(eviction_hard=hard), short, NOW, NOW, transitions)
+    again = node_status(_settings(eviction_hard=hard), healthy, later, NOW, transitions)
+    by = {c["type"]: c for c in again["conditions"]}
+    assert by["MemoryPressure"]["status"] == "False"
+    assert by["MemoryPressure"]["lastTransitionTime"] == "2026-01-02T03:05:05Z"
+    assert by["PIDPressure"]["lastTransitionTime"] == "2026-01-02T03:04:05Z"
+
+
+def test_read_host_reads_the_eviction_signals() -> None:
+    host = read_host("/")
+    assert host.memory_available_bytes > 0 and host.storage_available_bytes > 0
+    assert host.pids_max > 0 and host.pids_used > 0
+
+
+def test_container_runtime_version_names_the_runtime() -> None:
+    from kubeedge import __version__
+
+    info = build_node(_settings(), HOST, NOW)["status"]["nodeInfo"]
+    assert info["containerRuntimeVersion"] == f"process://{__version__}"
+    named = build_node(_settings(runtime_version="process://9.9"), HOST, NOW)
+    assert named["status"]["nodeInfo"]["containerRuntimeVersion"] == "process://9.9"
