@@ -157,14 +157,16 @@ class Edge:
         return proc
 
     def stored(self, namespace: str) -> dict[str, str]:
-        """key -> resourceVersion of the objects of `namespace` in the edge database
-        (read-only: edgecore keeps writing)."""
+        """key -> resourceVersion of the objects of `namespace` the cloud sent that are
+        in the edge database (read-only: edgecore keeps writing). The edge's own pod
+        status rows (type `podstatus`, MetaManager's record of what Edged reported) are
+        not the cloud's objects."""
         if not self.db.exists():
             return {}
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
         try:
-            rows = conn.execute("SELECT key, value FROM meta WHERE key LIKE ?",
-                                (f"{namespace}/%",)).fetchall()
+            rows = conn.execute("SELECT key, value FROM meta WHERE key LIKE ? AND type != ?",
+                                (f"{namespace}/%", "podstatus")).fetchall()
         finally:
             conn.close()
         return {key: str((json.loads(value).get("metadata") or {}).get("resourceVersion"))
@@ -265,7 +267,8 @@ class API:
 
     async def delete_doomed(self) -> None:
         """The second pod goes, then the configmaps only it referred to."""
-        # No kubelet runs its containers, so nothing would confirm a graceful delete.
+        # Forced, as for a pod on an unreachable node: a graceful delete would wait for
+        # the edge (cut off now) to stop its containers and confirm.
         await self._call("DELETE", self._path("pods", "doomed") + "?gracePeriodSeconds=0")
         self.deleted = DOOMED
         for name in DOOMED:
@@ -315,7 +318,9 @@ def _pod(name: str, node: str, configmaps: list[str], secret: str = "") -> dict[
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"nodeName": node, "automountServiceAccountToken": False,
                      "volumes": volumes,
+                     # Runs until deleted, so Edged's status settles at Running.
                      "containers": [{"name": "c", "image": "busybox",
+                                     "command": ["sleep", "3600"],
                                      "volumeMounts": [{"name": v["name"],
                                                        "mountPath": f"/m/{v['name']}"}
                                                       for v in volumes]}]}}
