@@ -12,9 +12,14 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "RealClock"]
+__all__ = ["Clock", "FakeClock", "RealClock", "Timer"]
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
 
 
 class Clock(Protocol):
@@ -23,6 +28,11 @@ class Clock(Protocol):
         ...
 
     async def sleep(self, seconds: float) -> None: ...
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> Timer:
+        """Run `callback` once `seconds` have passed, unless the returned timer is
+        cancelled first: a wake-up with no task of its own (a waiting loop's deadline)."""
+        ...
 
 
 class RealClock:
@@ -33,6 +43,9 @@ class RealClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0))
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> Timer:
+        return asyncio.get_running_loop().call_later(max(seconds, 0.0), callback)
 
 
 class FakeClock:
@@ -72,6 +85,19 @@ class FakeClock:
         finally:
             if not fut.done():
                 fut.cancel()
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> Timer:
+        """A timer that fires when `advance` passes its deadline (it counts as a sleeper
+        until then)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + max(seconds, 0.0), next(self._seq), fut))
+
+        def fire(done: asyncio.Future[None]) -> None:
+            if not done.cancelled():
+                callback()
+
+        fut.add_done_callback(fire)
+        return fut
 
     async def settle(self) -> None:
         """Let every runnable task run until it blocks again (no fake time passes)."""

@@ -201,7 +201,13 @@ class CloudHub:
 
     def ssl_context(self) -> ssl.SSLContext:
         """KubeEdge's createTLSConfig: RequireAndVerifyClientCert against its CA."""
-        return self.certs.server_ssl_context(ssl.CERT_REQUIRED, CIPHERS)
+        ctx = self.certs.server_ssl_context(ssl.CERT_REQUIRED, CIPHERS)
+        # No TLS 1.3 session tickets: edges never resume (each dial is a full handshake
+        # with the client certificate), and issuing two per handshake is about 30 % of
+        # the server's handshake CPU, which is what bounds a reconnect storm
+        # (docs/benchmarks.md, CloudHub).
+        ctx.num_tickets = 0
+        return ctx
 
     # -- the handshake --
 
@@ -244,6 +250,9 @@ class CloudHub:
                 raise HandshakeRefused(400, "not-websocket",
                                        "cloudhub serves only WebSocket upgrades")
             node, project = self.admit(request.headers, peer)
+            # The decoded certificate is not needed any more; held by this frame it
+            # would stay alive (about 2.5 KiB) for the whole session.
+            peer = None
         except HandshakeRefused as refused:
             self.metrics.refuse(refused.reason)
             log.warning("refused an edge connection from %s: %s", request.remote,
@@ -253,7 +262,13 @@ class CloudHub:
                                    compress=False, max_msg_size=MAX_MESSAGE_BYTES,
                                    decode_text=False)
         with self.manager.reservation():
-            await ws.prepare(request)
+            try:
+                await ws.prepare(request)
+            except ConnectionError as exc:  # aiohttp.ClientConnectionResetError too
+                # The edge gave up during the upgrade (its handshake timeout, in a
+                # reconnect storm): nothing to serve, and no traceback per edge.
+                log.info("edge node %s left during the WebSocket upgrade: %s", node, exc)
+                return ws
         if not self.manager.can_accept(node):  # others finished their handshakes first
             self.metrics.refuse("node-limit")
             await ws.close(code=1013, message=b"reach node limit")

@@ -257,13 +257,13 @@ class NodeSession:
             return
         if timeout <= 0:
             return
-        waiter = asyncio.ensure_future(self._wake.wait())
-        sleeper = asyncio.ensure_future(self.manager.clock.sleep(timeout))
+        # One timer that sets the wake event, not two tasks and an asyncio.wait per
+        # message: this runs for every message sent, at thousands a second.
+        timer = self.manager.clock.call_later(timeout, self._wake.set)
         try:
-            await asyncio.wait((waiter, sleeper), return_when=asyncio.FIRST_COMPLETED)
+            await self._wake.wait()
         finally:
-            waiter.cancel()
-            sleeper.cancel()
+            timer.cancel()
 
     def stop(self) -> None:
         """End the writer; a message in flight goes back to the front of its queue."""
