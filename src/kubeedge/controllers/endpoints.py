@@ -163,8 +163,12 @@ class TriggerTimeTracker:
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[dict[str, datetime], datetime | None]] = {}
+        self._pending: dict[str, tuple[dict[str, datetime], datetime | None]] = {}
 
     def compute(self, key: str, service: Obj, pods: Iterable[Obj]) -> datetime | None:
+        """The trigger time for the sync under way; what it saw counts as reflected only
+        once `written(key)` says the sync's write went through (a write that failed is
+        retried with the same trigger time, not without one)."""
         last_pods, last_service = self._seen.get(key, ({}, None))
         earliest: datetime | None = None
         pod_times: dict[str, datetime] = {}
@@ -181,11 +185,16 @@ class TriggerTimeTracker:
         created = meta.parse_time(meta.metadata(service).get("creationTimestamp"))
         if created is not None and (last_service is None or created > last_service):
             earliest = created if earliest is None else min(earliest, created)
-        self._seen[key] = (pod_times, created)
+        self._pending[key] = (pod_times, created)
         return earliest
+
+    def written(self, key: str) -> None:
+        if key in self._pending:
+            self._seen[key] = self._pending.pop(key)
 
     def forget(self, key: str) -> None:
         self._seen.pop(key, None)
+        self._pending.pop(key, None)
 
 
 def pod_relevance(pod: Obj) -> tuple[Any, ...]:
@@ -407,6 +416,7 @@ class EndpointsController(Controller):
             if (_canonical(current.get("subsets")) == _canonical(subsets)
                     and meta.labels_of(current) == labels
                     and (annotations.get(OVER_CAPACITY) == "truncated") == over):
+                self.trigger_times.written(key)
                 return
         annotations = dict((meta.metadata(current).get("annotations") or {})
                            if current is not None else {})
@@ -430,11 +440,13 @@ class EndpointsController(Controller):
                 if exc.is_forbidden or exc.is_not_found:
                     return
                 raise  # already exists: our cache is behind; retried
+            self.trigger_times.written(key)
             return
         md = dict(meta.metadata(current))
         md.update(labels=labels, annotations=annotations)
         body["metadata"] = md  # carries resourceVersion: a stale cache is a conflict
         await self.client.update(ENDPOINTS, body, namespace)
+        self.trigger_times.written(key)
 
     async def _delete(self, namespace: str, name: str) -> None:
         try:

@@ -98,7 +98,11 @@ def test_trigger_time_is_the_earliest_change_not_yet_written() -> None:
     svc = service()
     first = tracker.compute("ns/web", svc, [pod("a", "10.0.0.1")])
     assert first == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)  # the service's creation
+    # The write failed (say the Endpoints already existed): the retry keeps the time.
+    assert tracker.compute("ns/web", svc, [pod("a", "10.0.0.1")]) == first
+    tracker.written("ns/web")
     assert tracker.compute("ns/web", svc, [pod("a", "10.0.0.1")]) is None
+    tracker.written("ns/web")
     later = pod("b", "10.0.0.2")
     later["status"]["conditions"][0]["lastTransitionTime"] = "2024-05-01T12:09:00Z"
     assert tracker.compute("ns/web", svc, [pod("a", "10.0.0.1"), later]) == datetime(
