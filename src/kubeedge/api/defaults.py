@@ -388,12 +388,19 @@ def _tolerates(tolerations: list[Obj], key: str) -> bool:
     return False
 
 
+# The annotation marking a mirror pod (kube's kubetypes.ConfigMirrorAnnotationKey).
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+
+
 def _pod_defaults(pod: Obj, create: bool = True) -> None:
     spec = _sub(pod, "spec")
     _pod_spec_defaults(spec, pod=True)
     # ServiceAccount admission (create only): every pod runs as some account. The
-    # projected token volume it also adds is left to the server.
-    if create and _unset(spec, "serviceAccountName"):
+    # projected token volume it also adds is left to the server. Mirror pods (a
+    # node's static pods, annotation kubernetes.io/config.mirror) are left alone, as
+    # kube's admission does: a node may not create pods that reference an account.
+    mirror = MIRROR_POD_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {})
+    if create and not mirror and _unset(spec, "serviceAccountName"):
         spec["serviceAccountName"] = "default"
         spec["serviceAccount"] = "default"
     # Priority admission: no class named means the default priority 0.

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from kubeedge.api.defaults import MIRROR_POD_ANNOTATION
 from kubeedge.api.podrefs import pod_references
 from kubeedge.apiserver.authz.bootstrap import (
     AUTHENTICATION,
@@ -49,7 +50,6 @@ from kubeedge.apiserver.authz.types import (
 )
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
-MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 
 Obj = Mapping[str, Any]
 PVCLookup = Callable[[str, str], Obj | None]
