@@ -19,6 +19,14 @@
   config. A join that never finished removes only what it made (`record_join` notes
   what was under the root before its first write); a reset after a completed join
   removes the edge's directories whole, as KubeEdge's reset does.
+- `remove_leftover_pods`: what a stopped edgecore left running (it was SIGKILLed, or
+  stopped with SIGTERM, which leaves the containers for the next edgecore to re-attach
+  to) is removed before the files: every sandbox and container of the process runtime
+  under the root stopped and removed through `ProcessRuntime` (which tears down each
+  sandbox's network from its stored CNI state), then the edge's pod networking as a
+  whole (`PodNetwork.reset`: bridge, routes, namespace files, CNI state), so no process,
+  mount, bridge or route outlives the reset. A running edgecore told to leave (SIGUSR1)
+  removed its pods itself; this then finds nothing, and makes sure of it.
 - `leave_cluster`: before that, `keadm reset edge` asks the running edgecore to delete
   its node's Lease and Node through the cloud and exit (SIGUSR1, `kubeedge.edge.core`),
   then reads the outcome from its state file. When the cloud cannot be reached the
@@ -519,12 +527,75 @@ def _prune_empty(path: Path, stop: Path) -> None:
         path = path.parent
 
 
+# How long a leftover container gets between SIGTERM and SIGKILL at reset.
+LEFTOVER_STOP_TIMEOUT = 5.0
+
+
+def remove_leftover_pods(root: Path, node_name: str = "", *,
+                         remove_logs: bool = True) -> list[str]:
+    """Stop and remove every pod sandbox and container the process runtime holds under
+    `root` (with each pod's log directory, as a leaving edgecore removes its pods' logs,
+    unless `remove_logs` is False), then the edge's pod networking (see the module
+    docstring). edgecore must not be running. Returns what was done."""
+    import asyncio
+
+    layout = EdgeLayout(root)
+    runtime_dir = layout.lib / "runtime"
+    cni_dir = layout.lib / "cni"
+    netns_dirs = (layout.run / "netns", layout.run / "uts")
+    if not (runtime_dir.exists() or cni_dir.exists() or any(d.exists() for d in netns_dirs)):
+        return []
+
+    async def clean() -> list[str]:
+        from kubeedge.edge.runtime import RuntimeServiceError
+        from kubeedge.edge.runtime.network import PodNetwork
+        from kubeedge.edge.runtime.process import ProcessRuntime
+
+        done: list[str] = []
+        errors: list[str] = []
+        # network=False: nothing new is set up; teardown reads each sandbox's own state.
+        runtime = ProcessRuntime(root, network=False, node_name=node_name)
+        sandboxes = await runtime.list_pod_sandboxes()
+        for sandbox in sandboxes:
+            try:
+                await runtime.stop_pod_sandbox(sandbox.id, LEFTOVER_STOP_TIMEOUT)
+                await runtime.remove_pod_sandbox(sandbox.id)
+                logs = Path(sandbox.log_directory)
+                if remove_logs and sandbox.log_directory and root in logs.parents:
+                    shutil.rmtree(logs, ignore_errors=True)
+                    _prune_empty(logs.parent, root)
+            except (RuntimeServiceError, OSError) as exc:
+                errors.append(f"pod {sandbox.metadata.namespace}/{sandbox.metadata.name}: "
+                              f"{exc}")
+        containers = await runtime.list_containers()  # any without a sandbox
+        for container in containers:
+            try:
+                await runtime.stop_container(container.id, LEFTOVER_STOP_TIMEOUT)
+                await runtime.remove_container(container.id)
+            except (RuntimeServiceError, OSError) as exc:
+                errors.append(f"container {container.id[:12]}: {exc}")
+        if sandboxes or containers:
+            done.append(f"removed {len(sandboxes)} leftover pod sandbox(es) and "
+                        f"{len(containers)} other container(s)")
+        try:
+            await PodNetwork(root, node_name=node_name).reset()
+            if cni_dir.exists() or any(d.exists() for d in netns_dirs):
+                done.append("removed the edge's pod networking (bridge, routes, namespaces)")
+        except (RuntimeServiceError, OSError) as exc:
+            errors.append(f"pod networking: {exc}")
+        done.extend(f"WARNING: could not remove {e}" for e in errors)
+        return done
+
+    return asyncio.run(clean())
+
+
 def remove_edge(root: Path, *, remove_logs: bool = True) -> list[str]:
     """Stop edgecore and remove this edge's files. Returns what was done.
 
     After a join that never finished (refused, timed out, interrupted: its record is
     still there), only what the join and its edgecore made goes; files that were under
-    the root before it stay. After a completed join, the edge's directories go whole."""
+    the root before it stay. After a completed join, the edge's directories go whole.
+    Either way, pods edgecore left running go first (`remove_leftover_pods`)."""
     layout = EdgeLayout(root)
     done: list[str] = []
     if setup.stop(layout.pid, command_mark=EDGECORE_MARK):
@@ -532,6 +603,8 @@ def remove_edge(root: Path, *, remove_logs: bool = True) -> list[str]:
     config: edgecore.EdgeCoreConfig | None = None
     with contextlib.suppress(ConfigError, OSError):
         config = edgecore.load(layout.config)
+    done += remove_leftover_pods(root, config.node_name if config is not None else "",
+                                 remove_logs=remove_logs)
     record = _read_join_record(layout)
     if record is not None and not holds_cloud(root):
         return done + _undo_join(layout, record, remove_logs)

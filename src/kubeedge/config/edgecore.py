@@ -193,6 +193,10 @@ IGNORED_KUBELET_FIELDS = frozenset({
 IGNORED_EDGED_FIELDS = frozenset({
     "windowsService", "windowsPriorityClass", "experimentalMounterPath",
     "experimentalNodeAllocatableIgnoreEvictionThreshold", "seccompDefault",
+    # The process runtime writes its own CNI network configuration list (bridge +
+    # host-local over the node's podCIDR) and keeps CNI's cached results under the
+    # edge's root, so these two have nothing to point at.
+    "cniConfDir", "cniCacheDirs",
 })
 
 
@@ -259,6 +263,19 @@ class Edged(_Section):
     # Ours. How often the runtime is relisted for container state changes (kubelet's
     # PLEG relist period, hard-coded 1 s).
     pleg_relist_period: str = msgspec.field(default="1s", name="plegRelistPeriod")
+    # Pod networking (KubeEdge's TailoredKubeletFlag names, kubelet's old network flags).
+    # `cni`: each pod of the process runtime gets its own network namespace and an IP
+    # from the node's podCIDR through CNI's bridge and host-local plugins (needs root);
+    # "": every pod uses the host's network. Either way the node's Ready condition says
+    # when pods fall back to the host network, and why.
+    network_plugin_name: Literal["cni", ""] = "cni"
+    # Where the CNI plugins are. KubeEdge's default is /opt/cni/bin (where the upstream
+    # release tarball goes); ours is /usr/lib/cni, where Debian's and Ubuntu's
+    # containernetworking-plugins package installs them, the way the issue tells users
+    # to get them. A relative path hangs off `root`.
+    cni_bin_dir: str = "/usr/lib/cni"
+    # The pods' interface MTU; 0 leaves it to the bridge plugin (the bridge's own).
+    network_plugin_mtu: int = msgspec.field(default=0, name="networkPluginMTU")
 
     def seconds(self, name: str) -> float:
         """One of this section's duration fields (snake_case name) in seconds."""
@@ -270,6 +287,13 @@ class Edged(_Section):
         if not self.enable:
             return
         check_positive(f"{where}.deregisterTimeout", self.deregister_timeout)
+        if self.network_plugin_name == "cni" and not self.cni_bin_dir:
+            raise ConfigError(f"{where}.cniBinDir: must not be empty when "
+                              "networkPluginName is cni")
+        if self.network_plugin_mtu != 0 and not 68 <= self.network_plugin_mtu <= 65535:
+            # 68: the smallest MTU IPv4 allows (RFC 791); 65535: the largest a link takes.
+            raise ConfigError(f"{where}.networkPluginMTU: {self.network_plugin_mtu} is not "
+                              "0 (the plugin's default) or between 68 and 65535")
         for name in ("crash_loop_back_off_initial", "crash_loop_back_off_max",
                      "pleg_relist_period"):
             check_go_duration(f"{where}.{_camel(name)}", getattr(self, name))
@@ -323,6 +347,10 @@ class Edged(_Section):
         if not kc.static_pod_path:
             raise ConfigError(f"{at}.staticPodPath: must not be empty")
         check_ip(f"{at}.address", kc.address)
+        # Pods' FQDNs in their /etc/hosts end in it (`<host>.<subdomain>.<ns>.svc.<domain>`).
+        check_dns_subdomain(f"{at}.clusterDomain", kc.cluster_domain)
+        for i, server in enumerate(kc.cluster_dns):
+            check_ip(f"{at}.clusterDNS[{i}]", server)
         check_positive(f"{at}.nodeLeaseDurationSeconds", kc.node_lease_duration_seconds)
         check_positive(f"{at}.maxPods", kc.max_pods)
         for name in ("registry_pull_qps", "registry_burst", "event_record_qps",

@@ -27,6 +27,14 @@ Owns (specs/kubeedge.md §1 "EdgeCore modules", §6, §8):
   cgroup `kubeedge-<node>`, logs rotated at containerLogMaxSize/containerLogMaxFiles,
   the image table from `modules.edged.imageTable`) and Edged (`edge/edged/edged.py`).
   Stopping edgecore stops none of the containers: the next edgecore re-attaches to them.
+- pod networking: the runtime gets `networkPluginName` (cni, or "" for the host
+  network), `cniBinDir`, `networkPluginMTU`, `clusterDomain` and the node name (its
+  bridge's name); `PodNetworkSync` (edge/node.py, bus module `nodenetwork`) gives it the
+  node's podCIDR and the routes to the other edges' pods as the cloud sends them, the
+  stored ones first at start; the node module shows the runtime's network_status in the
+  node's Ready condition. Leaving the cluster (SIGUSR1) also removes this edge's pod
+  networking (bridge, routes, namespaces, CNI state: `PodNetwork.reset`) once the pods
+  are gone.
 
 Must never import anything from cloud/, apiserver/, store/, controllers/ or scheduler/
 (rule 9).
@@ -172,6 +180,7 @@ class EdgeCore:
         self.meta: Any = None
         self.runtime: Any = None
         self.edged: Any = None
+        self.network: Any = None
         self._stop = asyncio.Event()
         self._leave = False
         self._watch: asyncio.Task[None] | None = None
@@ -192,6 +201,10 @@ class EdgeCore:
         self.store = await MetaStore.open(config.path(config.database.data_source))
         bus = ModuleBus()
         self.hub = EdgeHub(config, bus, self.store, config.root)
+        runtime = self._runtime() if config.modules.edged.enable else None
+        if runtime is not None and config.modules.meta_manager.enable:
+            # Before MetaManager hears anything, so no podCIDR or route change is missed.
+            await self._start_network(bus, runtime)
         if config.modules.meta_manager.enable:
             from kubeedge.edge.metamanager.manager import MetaManager, MetaManagerSettings
 
@@ -205,11 +218,12 @@ class EdgeCore:
             self._forget_token()
         self.state.update(phase=Phase.CONNECTING)
         node_settings = NodeSettings.from_config(config)
-        runtime = self._runtime() if config.modules.edged.enable else None
         if runtime is not None:
             node_settings = dataclasses.replace(
                 node_settings, runtime_version=f"{runtime.name}://{runtime.version}")
-        self.node = NodeModule(node_settings, bus, self.hub, on_change=self._node_changed)
+        self.node = NodeModule(node_settings, bus, self.hub, on_change=self._node_changed,
+                               network=runtime.network_status if runtime is not None
+                               else None)
         await self.node.start()
         if runtime is not None and self.meta is not None:
             from kubeedge.edge.edged.edged import Edged, EdgedSettings
@@ -250,6 +264,40 @@ class EdgeCore:
         self.state.update(deregistered=True, deregisterError="", registered=False)
         return True
 
+    async def _start_network(self, bus: Any, runtime: Any) -> None:
+        """PodNetworkSync over the runtime, fed first with the edge's stored Node and
+        noderoutes (see the module docstring)."""
+        from kubeedge.edge.metamanager.manager import RESOURCE_NODEROUTES
+        from kubeedge.edge.metamanager.store import MetaStoreError
+        from kubeedge.edge.node import PodNetworkSync
+        from kubeedge.messaging.resource import NULL_NAMESPACE, RESOURCE_NODE
+
+        name = self.config.node_name
+        initial = []
+        for kind in (RESOURCE_NODE, RESOURCE_NODEROUTES):
+            try:
+                row = await self.store.get(f"{NULL_NAMESPACE}/{kind}/{name}")
+                if row is not None:
+                    initial.append(json.loads(row.value))
+            except (MetaStoreError, ValueError) as exc:
+                log.warning("stored %s of node %s not read: %s", kind, name, exc)
+        edged = self.config.modules.edged
+        self.network = PodNetworkSync(
+            bus, runtime, name, initial=initial,
+            # Routes live in the host's network namespace: root, and pod networking on.
+            routes=edged.network_plugin_name == "cni" and os.geteuid() == 0)
+        await self.network.start()
+
+    async def _reset_network(self) -> None:
+        """This edge's pod networking removed (leaving the cluster, after its pods)."""
+        from kubeedge.edge.runtime.network import PodNetwork
+
+        try:
+            await PodNetwork(self.layout.root, node_name=self.config.node_name).reset()
+        except Exception as exc:  # NetworkError, OSError: keadm reset tries again
+            log.warning("pod networking of node %s not fully removed: %s",
+                        self.config.node_name, exc)
+
     def _runtime(self) -> Any:
         """The container runtime `modules.edged.runtimeType` names (only `process` is
         built; `remote`, containerd over CRI, is a later issue: edgecore then runs no
@@ -269,7 +317,12 @@ class EdgeCore:
                   for name, spec in edged.image_table.items()}
         return ProcessRuntime(self.layout.root, cgroup_parent=f"kubeedge-{self.config.node_name}",
                               log_max_size=kc.log_max_size_bytes(),
-                              log_max_files=kc.container_log_max_files, images=images)
+                              log_max_files=kc.container_log_max_files, images=images,
+                              network=edged.network_plugin_name == "cni",
+                              cni_bin_dir=str(self.config.path(edged.cni_bin_dir)),
+                              node_name=self.config.node_name,
+                              cluster_domain=kc.cluster_domain,
+                              network_mtu=edged.network_plugin_mtu)
 
     async def stop(self) -> None:
         """Stop the modules, close the session and the database; idempotent. The pods'
@@ -281,6 +334,9 @@ class EdgeCore:
         if self.meta is not None:
             await self.meta.stop()
             self.meta = None
+        if self.network is not None:
+            await self.network.stop()
+            self.network = None
         if self.node is not None:
             await self.node.stop()
             self.node = None
@@ -318,6 +374,8 @@ class EdgeCore:
                     # `keadm reset` removes the containers through the runtime).
                     log.info("edgecore leaving the cluster: removing the node's pods")
                     await self.edged.remove_all()
+                if self.config.modules.edged.enable:
+                    await self._reset_network()
             log.info("edgecore stopping")
             self.state.update(phase=Phase.STOPPED, connected=False)
         finally:

@@ -34,6 +34,23 @@ Owns what KubeEdge's edged does for its own Node before any pod runs (specs/kube
   `deregister_timeout`. KubeEdge's own reset leaves both in the API (its edge sends no
   such request); the resource strings and replies follow the shapes above.
 
+- the pod network condition: when the container runtime cannot give pods a network of
+  their own (`network_status()` False: not root, no podCIDR yet, no CNI plugins,
+  networking off) its pods run in the host's network. kubelet 1.32 turns a runtime
+  whose NetworkReady is false into Ready=False ("container runtime network not ready:
+  NetworkReady=false reason:NetworkPluginNotReady message:..."), which would keep every
+  pod off the node; this edge still runs pods, on the host network, so Ready stays True
+  and its message carries kubelet's words with the runtime's reason (which names the
+  host-network fallback). NetworkUnavailable is not set: it belongs to the cloud's
+  route controller or the CNI daemon, and True would taint the node unschedulable.
+- `PodNetworkSync` (bus module `nodenetwork`): the node's podCIDR, from its own Node as
+  the cloud sends it down (the node-ipam controller sets `spec.podCIDR` after
+  registration), given to the runtime (`update_runtime_config`, which keeps it on disk
+  for a restart without the cloud), and the routes to the other edges' pod networks
+  (`noderoutes`, ours: see `metamanager.manager.RESOURCE_NODEROUTES`) programmed with
+  `program_routes` whenever they change. Both arrive from MetaManager as stored in the
+  edge database; at start the stored rows are applied first.
+
 Psutil is not a runtime dependency: the host is read from `/proc` and `os` only. Must
 never import anything from cloud/, apiserver/, store/ or controllers/ (rule 9).
 """
@@ -49,7 +66,7 @@ import platform
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +75,7 @@ from kubeedge import KUBEEDGE_RELEASE, KUBERNETES_RELEASE
 from kubeedge.api.placement import EDGE_ROLE_LABEL
 from kubeedge.client.clock import Clock, RealClock
 from kubeedge.config.edgecore import EdgeCoreConfig
-from kubeedge.messaging.bus import BusError, ModuleBus
+from kubeedge.messaging.bus import BusError, ModuleBus, ModuleClosedError
 from kubeedge.messaging.message import (
     GROUP_RESOURCE,
     MESSAGE_OK,
@@ -81,6 +98,7 @@ __all__ = [
     "HostInfo",
     "NodeModule",
     "NodeSettings",
+    "PodNetworkSync",
     "RequestFailed",
     "build_lease",
     "build_node",
@@ -461,12 +479,23 @@ _CONDITION_TEXT = {
 }
 
 
+def network_message(network: tuple[bool, str] | None) -> str:
+    """What the Ready condition adds when pods cannot have their own network (see the
+    module docstring): kubelet's NetworkPluginNotReady words with the runtime's reason."""
+    if network is None or network[0]:
+        return ""
+    return ("container runtime network not ready: NetworkReady=false "
+            f"reason:NetworkPluginNotReady message:{network[1]}")
+
+
 def _conditions(now: dt.datetime, since: dt.datetime,
                 pressure: dict[str, bool] | None = None,
-                transitions: dict[str, tuple[str, dt.datetime]] | None = None) -> list[Obj]:
+                transitions: dict[str, tuple[str, dt.datetime]] | None = None,
+                network: tuple[bool, str] | None = None) -> list[Obj]:
     """kubelet's condition setters (reasons and messages as kubelet writes them).
     `transitions` (type -> (status, when)) keeps each condition's lastTransitionTime
-    across reports and is updated in place when a status changes."""
+    across reports and is updated in place when a status changes. `network` is the
+    runtime's network_status() (None: not known)."""
     pressure = pressure or {}
     beat = _time(now)
     out = []
@@ -479,6 +508,8 @@ def _conditions(now: dt.datetime, since: dt.datetime,
                 transitions[kind] = (status, since if prev is None else now)
             moved = transitions[kind][1]
         reason, message = _CONDITION_TEXT[(kind, status)]
+        if kind == "Ready" and network_message(network):
+            message = f"{message}; {network_message(network)}"
         out.append({"type": kind, "status": status, "lastHeartbeatTime": beat,
                     "lastTransitionTime": _time(moved), "reason": reason,
                     "message": message})
@@ -499,8 +530,10 @@ def runtime_version(settings: NodeSettings) -> str:
 
 def node_status(settings: NodeSettings, host: HostInfo, now: dt.datetime,
                 since: dt.datetime | None = None,
-                transitions: dict[str, tuple[str, dt.datetime]] | None = None) -> Obj:
-    """The Node's status as edged reports it."""
+                transitions: dict[str, tuple[str, dt.datetime]] | None = None,
+                network: tuple[bool, str] | None = None) -> Obj:
+    """The Node's status as edged reports it (`network`: the runtime's
+    network_status(), shown in the Ready condition's message when False)."""
     capacity = _capacity(settings, host)
     runtime = runtime_version(settings)
     addresses = []
@@ -511,7 +544,7 @@ def node_status(settings: NodeSettings, host: HostInfo, now: dt.datetime,
         "capacity": capacity,
         "allocatable": _allocatable(capacity, settings),
         "conditions": _conditions(now, since or now, pressures(settings, host),
-                                  transitions),
+                                  transitions, network),
         "addresses": addresses,
         "daemonEndpoints": {"kubeletEndpoint": {"Port": settings.read_only_port}},
         "nodeInfo": {
@@ -622,8 +655,11 @@ class NodeModule:
                  host: Callable[[], HostInfo] | None = None,
                  wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                  clock: Clock | None = None,
-                 on_change: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_change: Callable[[dict[str, Any]], None] | None = None,
+                 network: Callable[[], tuple[bool, str]] | None = None) -> None:
         self.settings = settings
+        # The runtime's network_status (module docstring, "the pod network condition").
+        self._network = network
         self._bus = bus
         self._hub = hub
         self._host = host or (lambda: read_host(settings.storage_path,
@@ -716,8 +752,10 @@ class NodeModule:
 
     async def report_status(self) -> None:
         host = await asyncio.to_thread(self._read_host)
+        network = self._network() if self._network is not None else None
         request: Obj = {"UID": "", "Status": node_status(self.settings, host, self._wall(),
-                                                         self._since, self._transitions)}
+                                                         self._since, self._transitions,
+                                                         network)}
         extended = extend_resources(host)
         if extended:
             request["ExtendResources"] = extended
@@ -815,3 +853,151 @@ class NodeModule:
                 await self.renew_lease(first=False)
                 next_lease = now + s.lease_renew_interval
             self._changed()
+
+
+# --------------------------------------------------------------------------- pod network
+
+
+def _pod_cidr(node: Obj) -> str:
+    """The node's IPv4 pod CIDR (`spec.podCIDRs`, else `spec.podCIDR`; the process
+    runtime's network is IPv4 only)."""
+    spec = node.get("spec") or {}
+    cidrs = [str(c) for c in spec.get("podCIDRs") or [] if c]
+    if spec.get("podCIDR"):
+        cidrs.append(str(spec["podCIDR"]))
+    for cidr in cidrs:
+        if ":" not in cidr:
+            return cidr
+    return ""
+
+
+def routes_of(noderoutes: Obj, own_name: str) -> list[tuple[str, str]]:
+    """(podCIDR, node IP) of every other edge in a `noderoutes` summary, sorted."""
+    out: set[tuple[str, str]] = set()
+    for entry in noderoutes.get("routes") or []:
+        if not isinstance(entry, dict) or entry.get("nodeName") == own_name:
+            continue
+        via = str(entry.get("nodeIP") or "")
+        cidr = _pod_cidr({"spec": entry})
+        if cidr and via and ":" not in via:
+            out.add((cidr, via))
+    return sorted(out)
+
+
+class PodNetworkSync:
+    """Bus module `nodenetwork`: the node's podCIDR and the routes to the other edges'
+    pods, from what the cloud sends, given to the container runtime (see the module
+    docstring).
+
+    `runtime` needs `update_runtime_config(pod_cidr)` and `program_routes(routes)`.
+    `initial` are the stored objects to apply at start (the edge's Node and its
+    noderoutes, as the edge database holds them). Routes that fail to program (an `ip`
+    error) are tried again after `retry` seconds on `clock`. Routes are only programmed
+    when `routes` is True (edgecore: pod networking on and running as root; the
+    routes live in the host's network namespace, which needs root).
+    """
+
+    def __init__(self, bus: ModuleBus, runtime: Any, node_name: str, *,
+                 initial: Sequence[Obj] = (),
+                 routes: bool = True, clock: Clock | None = None,
+                 retry: float = 10.0) -> None:
+        self._bus = bus
+        self._runtime = runtime
+        self.node_name = node_name
+        self._initial = list(initial)
+        self._program = routes
+        self._clock: Clock = clock or RealClock()
+        self._retry = retry
+        self._task: asyncio.Task[None] | None = None
+        self._retry_task: asyncio.Task[None] | None = None
+        self._registered = False
+        self.pod_cidr = ""
+        self.wanted_routes: list[tuple[str, str]] | None = None
+        self.programmed: list[tuple[str, str]] | None = None
+        self.route_errors = 0
+        self.last_error = ""
+        self.changed = asyncio.Event()  # set after every applied change (tests)
+
+    async def start(self) -> None:
+        from kubeedge.edge.metamanager.manager import MODULE_NODE_NETWORK
+
+        self._bus.add_module(MODULE_NODE_NETWORK, MODULE_NODE_NETWORK)
+        self._registered = True
+        for obj in self._initial:
+            await self.apply(obj)
+        self._task = asyncio.create_task(self._run(), name="nodenetwork")
+
+    async def stop(self) -> None:
+        from kubeedge.edge.metamanager.manager import MODULE_NODE_NETWORK
+
+        for task in (self._task, self._retry_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._task = self._retry_task = None
+        if self._registered:
+            self._bus.cleanup(MODULE_NODE_NETWORK)
+            self._registered = False
+
+    async def _run(self) -> None:
+        from kubeedge.edge.metamanager.manager import MODULE_NODE_NETWORK
+
+        while True:
+            try:
+                msg = await self._bus.receive(MODULE_NODE_NETWORK)
+            except (ModuleClosedError, BusError):
+                return
+            if msg.route.operation == OP_DELETE or not isinstance(msg.content, dict):
+                continue  # the Node is gone: what was set stays until edgecore leaves
+            try:
+                await self.apply(msg.content)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("nodenetwork: %s not applied", msg.route.resource)
+
+    async def apply(self, obj: Obj) -> None:
+        """One stored object: the edge's Node or its noderoutes (kind `NodeRoutes`)."""
+        kind = str(obj.get("kind") or "")
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        if name and name != self.node_name:
+            return
+        if kind == "Node":
+            cidr = _pod_cidr(obj)
+            if cidr and cidr != self.pod_cidr:
+                await self._runtime.update_runtime_config(cidr)
+                log.info("node %s: podCIDR %s given to the runtime", self.node_name, cidr)
+                self.pod_cidr = cidr
+                if self.wanted_routes:
+                    # Routes overlapping the own podCIDR are left out by the runtime.
+                    await self._program_routes(self.wanted_routes)
+                self.changed.set()
+        elif kind == "NodeRoutes":
+            routes = routes_of(obj, self.node_name)
+            if routes != self.wanted_routes:
+                self.wanted_routes = routes
+                await self._program_routes(routes)
+                self.changed.set()
+
+    async def _program_routes(self, routes: list[tuple[str, str]]) -> None:
+        if not self._program:
+            return
+        try:
+            self.programmed = list(await self._runtime.program_routes(routes))
+            self.last_error = ""
+            log.info("node %s: routes to other edges' pods: %s", self.node_name,
+                     ", ".join(f"{c} via {v}" for c, v in self.programmed) or "none")
+        except Exception as exc:  # NetworkError (an `ip` failure), OSError
+            self.route_errors += 1
+            self.last_error = str(exc)
+            log.warning("node %s: routes not programmed (retry in %gs): %s", self.node_name,
+                        self._retry, exc)
+            if self._retry_task is None or self._retry_task.done():
+                self._retry_task = asyncio.create_task(self._retry_later(),
+                                                       name="nodenetwork-retry")
+
+    async def _retry_later(self) -> None:
+        await self._clock.sleep(self._retry)
+        if self.wanted_routes is not None:
+            await self._program_routes(self.wanted_routes)

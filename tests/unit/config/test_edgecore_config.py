@@ -420,3 +420,39 @@ def test_image_table_entries_load() -> None:
                                    "env": {"MODE": "edge"}}}}}})
     spec = config.modules.edged.image_table["registry.local/tools:1"]
     assert spec.entrypoint == ["/opt/tools/run"] and spec.env == {"MODE": "edge"}
+
+
+def test_pod_network_fields_default_and_show_in_defaultconfig() -> None:
+    edged = edgecore.EdgeCoreConfig().validate().modules.edged
+    assert edged.network_plugin_name == "cni"
+    assert edged.cni_bin_dir == "/usr/lib/cni"  # Debian's containernetworking-plugins
+    assert edged.network_plugin_mtu == 0
+    assert edged.tailored_kubelet_config.cluster_domain == "cluster.local"
+    printed = yaml.safe_load(edgecore.default_yaml())["modules"]["edged"]
+    assert (printed["networkPluginName"], printed["cniBinDir"],
+            printed["networkPluginMTU"]) == ("cni", "/usr/lib/cni", 0)
+    assert printed["tailoredKubeletConfig"]["clusterDomain"] == "cluster.local"
+
+
+def test_pod_network_fields_load_kubeedges_names(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        config = edgecore.from_builtins({"modules": {"edged": {
+            "networkPluginName": "", "cniBinDir": "/opt/cni/bin", "networkPluginMTU": 1450,
+            # KubeEdge's, which this edge has no use for (it writes its own conflist).
+            "cniConfDir": "/etc/cni/net.d", "cniCacheDirs": "/var/lib/cni/cache"}}})
+    edged = config.modules.edged
+    assert (edged.network_plugin_name, edged.cni_bin_dir, edged.network_plugin_mtu) == (
+        "", "/opt/cni/bin", 1450)
+    assert "modules.edged.cniConfDir" in caplog.text
+
+
+@pytest.mark.parametrize(("edged", "field"), [
+    ({"networkPluginName": "calico"}, "networkPluginName"),
+    ({"networkPluginMTU": 40}, "networkPluginMTU"),
+    ({"cniBinDir": ""}, "cniBinDir"),
+    ({"tailoredKubeletConfig": {"clusterDomain": "Not A Domain"}}, "clusterDomain"),
+    ({"tailoredKubeletConfig": {"clusterDNS": ["dns"]}}, "clusterDNS[0]"),
+])
+def test_pod_network_fields_are_validated(edged: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(field)):
+        edgecore.from_builtins({"modules": {"edged": edged}})

@@ -432,3 +432,119 @@ def test_container_runtime_version_names_the_runtime() -> None:
     assert info["containerRuntimeVersion"] == f"process://{__version__}"
     named = build_node(_settings(runtime_version="process://9.9"), HOST, NOW)
     assert named["status"]["nodeInfo"]["containerRuntimeVersion"] == "process://9.9"
+
+
+# ---- pod networking: the Ready condition, PodNetworkSync --------------------------------
+
+
+def test_ready_condition_names_the_host_network_fallback() -> None:
+    from kubeedge.edge.node import node_status
+
+    why = "the node has no podCIDR yet: pods use the host network"
+    ready = {c["type"]: c for c in node_status(
+        _settings(), HOST, NOW, network=(False, why))["conditions"]}["Ready"]
+    # Pods still run (on the host's network), so the node stays Ready, and says why.
+    assert (ready["status"], ready["reason"]) == ("True", "KubeletReady")
+    assert ready["message"] == (
+        "kubelet is posting ready status; container runtime network not ready: "
+        f"NetworkReady=false reason:NetworkPluginNotReady message:{why}")
+    fine = {c["type"]: c for c in node_status(
+        _settings(), HOST, NOW, network=(True, ""))["conditions"]}["Ready"]
+    assert fine["message"] == "kubelet is posting ready status"
+    assert "NetworkUnavailable" not in {c["type"] for c in node_status(
+        _settings(), HOST, NOW, network=(False, why))["conditions"]}
+
+
+class FakeRuntime:
+    def __init__(self, fail: int = 0) -> None:
+        self.pod_cidrs: list[str] = []
+        self.route_calls: list[list[tuple[str, str]]] = []
+        self.fail = fail
+
+    async def update_runtime_config(self, pod_cidr: str) -> None:
+        self.pod_cidrs.append(pod_cidr)
+
+    async def program_routes(self, routes: Any) -> list[tuple[str, str]]:
+        self.route_calls.append(list(routes))
+        if self.fail:
+            self.fail -= 1
+            raise OSError("RTNETLINK answers: Network is unreachable")
+        return list(routes)
+
+
+def _own_node(cidr: str, rv: str = "1") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "edge-a", "resourceVersion": rv},
+            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}
+
+
+def _noderoutes(*entries: tuple[str, str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "NodeRoutes", "metadata": {"name": "edge-a"},
+            "routes": [{"nodeName": n, "podCIDR": c, "podCIDRs": [c], "nodeIP": ip}
+                       for n, c, ip in entries]}
+
+
+async def test_pod_network_sync_gives_the_runtime_the_podcidr_and_routes() -> None:
+    from kubeedge.edge.node import PodNetworkSync
+    from kubeedge.messaging.message import build_message
+
+    bus, clock, runtime = ModuleBus(), FakeClock(), FakeRuntime()
+    # What the edge database held at start is applied before anything else.
+    sync = PodNetworkSync(bus, runtime, "edge-a", initial=[_own_node("10.244.1.0/24")],
+                          clock=clock)
+    await sync.start()
+    try:
+        assert runtime.pod_cidrs == ["10.244.1.0/24"]
+
+        async def deliver(kind: str, content: dict[str, Any]) -> None:
+            sync.changed.clear()
+            await bus.send(build_message("resource", "nodenetwork", "edgecontroller",
+                                         f"null/{kind}/edge-a", "update", content),
+                           "nodenetwork")
+            await asyncio.wait_for(sync.changed.wait(), 5)
+
+        await deliver("noderoutes", _noderoutes(("edge-b", "10.244.2.0/24", "192.0.2.11"),
+                                                ("edge-a", "10.244.1.0/24", "192.0.2.10"),
+                                                ("edge-c", "10.244.3.0/24", "192.0.2.12")))
+        assert runtime.route_calls == [[("10.244.2.0/24", "192.0.2.11"),
+                                        ("10.244.3.0/24", "192.0.2.12")]]
+        # A heartbeat of the Node (same podCIDR) changes nothing.
+        await bus.send(build_message("resource", "nodenetwork", "edgecontroller",
+                                     "null/node/edge-a", "update", _own_node(
+                                         "10.244.1.0/24", "9")), "nodenetwork")
+        await deliver("noderoutes", _noderoutes(("edge-b", "10.244.2.0/24", "192.0.2.21")))
+        assert runtime.pod_cidrs == ["10.244.1.0/24"]
+        assert runtime.route_calls[-1] == [("10.244.2.0/24", "192.0.2.21")]
+        assert len(runtime.route_calls) == 2
+    finally:
+        await sync.stop()
+    assert "nodenetwork" not in bus.modules()
+
+
+async def test_routes_that_fail_are_tried_again() -> None:
+    from kubeedge.edge.node import PodNetworkSync
+
+    clock, runtime = FakeClock(), FakeRuntime(fail=1)
+    sync = PodNetworkSync(ModuleBus(), runtime, "edge-a", clock=clock, retry=10,
+                          initial=[_noderoutes(("edge-b", "10.244.2.0/24", "192.0.2.11"))])
+    await sync.start()
+    try:
+        assert sync.route_errors == 1 and "unreachable" in sync.last_error
+        await _settle()
+        await clock.advance(10)
+        await _wait(lambda: sync.programmed == [("10.244.2.0/24", "192.0.2.11")],
+                    "the retry")
+        assert len(runtime.route_calls) == 2
+    finally:
+        await sync.stop()
+
+
+async def test_routes_are_left_alone_without_root() -> None:
+    from kubeedge.edge.node import PodNetworkSync
+
+    runtime = FakeRuntime()
+    sync = PodNetworkSync(ModuleBus(), runtime, "edge-a", routes=False, initial=[
+        _own_node("10.244.1.0/24"), _noderoutes(("edge-b", "10.244.2.0/24", "192.0.2.11"))])
+    await sync.start()
+    await sync.stop()
+    assert runtime.pod_cidrs == ["10.244.1.0/24"] and runtime.route_calls == []

@@ -5,7 +5,9 @@ channel on the `ModuleBus` (name and group `edgecontroller`), the shared informe
 reads (edge Nodes by the `node-role.kubernetes.io/edge` label; all pods, configmaps and
 secrets, as KubeEdge's), the downstream handlers, the upstream lanes, and the two loops:
 one moves downstream messages to CloudHub, one takes edge requests off the bus. Every
-message it sends goes to module `cloudhub`, as KubeEdge's messagelayer does.
+message it sends goes to module `cloudhub`, as KubeEdge's messagelayer does. Ours
+besides: `routes.NodeRoutes`, the pod networks of the other edges told to each
+connected edge (it hears the edge Nodes and CloudHub's connect events).
 
 Must never touch the network except through `kubeedge.client`, and never block an
 informer's task (handlers only queue messages).
@@ -26,11 +28,18 @@ from kubeedge.client.rest import APIClient
 from kubeedge.cloud.edgecontroller.access import EdgeAccess
 from kubeedge.cloud.edgecontroller.downstream import Downstream
 from kubeedge.cloud.edgecontroller.locations import LocationCache
+from kubeedge.cloud.edgecontroller.routes import NodeRoutes
 from kubeedge.cloud.edgecontroller.upstream import LaneSize, NodeClients, Upstream
 from kubeedge.config.cloudcore import CloudCoreConfig
 from kubeedge.config.cloudcore import EdgeController as EdgeControllerConfig
 from kubeedge.messaging.bus import BusError, ModuleBus, ModuleClosedError
-from kubeedge.messaging.message import MODULE_CLOUDHUB, MODULE_EDGECONTROLLER, Message
+from kubeedge.messaging.message import (
+    MODULE_CLOUDHUB,
+    MODULE_EDGECONTROLLER,
+    OP_CONNECTED,
+    OP_DISCONNECTED,
+    Message,
+)
 
 __all__ = ["EdgeController", "EdgeControllerSettings"]
 
@@ -124,6 +133,7 @@ class EdgeController:
             cloudcore_address=self.settings.cloudcore_address,
         )
         self.downstream: Downstream | None = None
+        self.routes = NodeRoutes(self._outbox.put_nowait)
         self._registrations: list[tuple[Informer, Any]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._registered_module = False
@@ -151,6 +161,10 @@ class EdgeController:
         # Edge nodes first, so pods are judged against a full list of them; configmaps
         # and secrets before pods, so a pod's first message follows its configmaps'.
         self._handle(nodes, down.on_node_add, down.on_node_update, down.on_node_delete)
+        self.routes.version = lambda: nodes.resource_version
+        self._handle(nodes, self.routes.on_node_add, self.routes.on_node_update,
+                     self.routes.on_node_delete)
+        self._tasks.append(asyncio.create_task(self.routes.run(), name="edgecontroller routes"))
         await nodes.wait_synced(timeout)
         self._handle(config_maps, down.on_configmap_add, down.on_configmap_update,
                      down.on_configmap_delete)
@@ -206,6 +220,14 @@ class EdgeController:
                 msg = await self.bus.receive(MODULE_EDGECONTROLLER)
             except ModuleClosedError:
                 return
+            if msg.route.source == MODULE_CLOUDHUB and msg.route.operation in (
+                    OP_CONNECTED, OP_DISCONNECTED):
+                # CloudHub's session events (resource `node/<id>`, spec §2).
+                node = msg.route.resource.partition("/")[2]
+                if node and msg.route.operation == OP_CONNECTED:
+                    self.routes.on_connected(node)
+                elif node:
+                    self.routes.on_disconnected(node)
             try:
                 await self.upstream.dispatch(msg)
             except BusError as exc:

@@ -22,6 +22,18 @@ Owns, as KubeEdge's edge/pkg/metamanager/process.go does (module `metamanager`, 
   sent on reconnect; an `error` reply is logged and retried with back-off;
 - pod deletes confirmed by edged (`<ns>/pod/<name>` delete, DeleteOptions with the uid
   precondition): sent to the cloud, queued while offline, retried like statuses;
+- mirror pods from edged (`<ns>/pod/<name>` insert, content the mirror pod of a static
+  pod, kubelet's mirror client): sent to the cloud (EdgeController creates it as the
+  node) and edged answered with the cloud's reply (KubeEdge's ObjectResp, or `error`);
+  while offline, or when the cloud does not answer, kept (newest per pod) and sent on
+  reconnect with back-off like statuses, and edged answered "OK" at once (it has been
+  taken; the API's mirror pod comes back down as any pod bound to the node does). A
+  refusal (AlreadyExists, Forbidden) is final: edged decides what to do with it;
+- the edge's own Node (`null/node/<node>`, which EdgeController sends on every change)
+  and the routes to the other edges' pod networks (`null/noderoutes/<node>`, ours, see
+  `RESOURCE_NODEROUTES`) go to module `nodenetwork` (edge/node.py `PodNetworkSync`)
+  as stored, like pods go to edged: the node's podCIDR and those routes reach the
+  container runtime from there;
 - events (`<ns>/event/<name>`): sent to group `contextSendGroup`, best effort; dropped
   and counted while offline.
 
@@ -48,7 +60,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kubeedge.client.clock import Clock, RealClock
@@ -75,6 +87,7 @@ from kubeedge.messaging.message import (
 from kubeedge.messaging.resource import (
     RESOURCE_CONFIGMAP,
     RESOURCE_EVENT,
+    RESOURCE_NODE,
     RESOURCE_NODE_CONNECTION,
     RESOURCE_POD,
     RESOURCE_PODSTATUS,
@@ -90,6 +103,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ERR_NOT_CONNECTED",
+    "MODULE_NODE_NETWORK",
+    "RESOURCE_NODEROUTES",
     "MetaManager",
     "MetaManagerSettings",
     "requires_refresh",
@@ -103,6 +118,18 @@ Obj = dict[str, Any]
 # Types whose cloud changes edged needs (the brief's interface 1; KubeEdge sends edged
 # every type but node, edged ignores the rest).
 FORWARDED_TYPES = frozenset({RESOURCE_POD, RESOURCE_CONFIGMAP, RESOURCE_SECRET})
+# Ours: the downstream message in which EdgeController tells an edge the podCIDR and
+# InternalIP of every other edge node (cloud/edgecontroller/routes.py builds it; the
+# same string is defined there, since the cloud must not import the edge's modules
+# nor the edge the cloud's). An edge cannot list Nodes (the node authorizer lets it
+# read only its own), so the cloud sends this summary instead: resource
+# `null/noderoutes/<this node>`, operation `update`, header resourceversion the API
+# revision it was computed at, content {"kind": "NodeRoutes", "metadata": {"name",
+# "resourceVersion"}, "routes": [{"nodeName", "podCIDR", "podCIDRs", "nodeIP"}]}.
+RESOURCE_NODEROUTES = "noderoutes"
+# Where the edge's own Node and its noderoutes go (edge/node.py PodNetworkSync).
+MODULE_NODE_NETWORK = "nodenetwork"
+NODE_NETWORK_TYPES = frozenset({RESOURCE_NODE, RESOURCE_NODEROUTES})
 # Queries answered by the cloud when connected (KubeEdge's requireRemoteQuery, the part
 # of it our cloud serves: spec §6).
 REMOTE_OBJECT_TYPES = frozenset({RESOURCE_CONFIGMAP, RESOURCE_SECRET})
@@ -257,7 +284,8 @@ class _Outcome:
 
 @dataclass
 class _Upstream:
-    """One request kept for the cloud: the newest status of a pod, or a pod delete."""
+    """One request kept for the cloud: the newest status of a pod, a pod delete, or a
+    mirror pod create (with the edged requests waiting for the cloud's answer)."""
 
     key: str
     resource: str
@@ -269,6 +297,7 @@ class _Upstream:
     seq: int
     attempts: int = 0
     not_before: float = 0.0
+    waiters: list[Message] = field(default_factory=list)
 
 
 # ---- the module --------------------------------------------------------------------------
@@ -314,6 +343,7 @@ class MetaManager:
         self.cache_answers = 0
         self.statuses_sent = 0
         self.deletes_sent = 0
+        self.mirrors_sent = 0
         self.upstream_errors = 0
         self.upstream_lost = 0
         self.events_sent = 0
@@ -375,7 +405,9 @@ class MetaManager:
         route = msg.route
         if route.resource == RESOURCE_NODE_CONNECTION and route.operation == OP_CONNECT:
             self._set_online(msg.content == CLOUD_CONNECTED)
-        elif route.group == GROUP_META:
+        elif route.group == GROUP_META or route.source == MODULE_EDGED:
+            # Edged's requests: group `meta` as KubeEdge's metaclient sends them; edged's
+            # mirror pod create comes as group `resource` (kubelet's mirror client).
             await self._handle_local(msg)
         else:
             await self._forward_downstream(msg)
@@ -407,12 +439,16 @@ class MetaManager:
         if msg.header.parent_msg_id:
             return  # a reply nobody waited for; EdgeHub logged it
         parts = route.resource.split("/")
-        if len(parts) != 3 or parts[1] not in FORWARDED_TYPES:
+        if len(parts) != 3 or (parts[1] not in FORWARDED_TYPES
+                               and parts[1] not in NODE_NETWORK_TYPES):
             return
         namespace, kind, name = parts
         op = route.operation
         out = msg.copy()
-        out.route.destination = MODULE_EDGED
+        target = MODULE_NODE_NETWORK if kind in NODE_NETWORK_TYPES else MODULE_EDGED
+        if target == MODULE_NODE_NETWORK and target not in self._bus.modules():
+            return  # no pod networking on this edge (edged off): nothing to tell
+        out.route.destination = target
         if op in (OP_INSERT, OP_UPDATE, OP_PATCH):
             row = await self._store.get(route.resource)
             if row is None:
@@ -435,11 +471,11 @@ class MetaManager:
         else:
             return
         try:
-            await self._bus.send(out, MODULE_EDGED)
+            await self._bus.send(out, target)
             self.forwarded += 1
         except BusError as exc:
-            log.warning("metamanager: %s %s not delivered to edged: %s", out.route.operation,
-                        route.resource, exc)
+            log.warning("metamanager: %s %s not delivered to %s: %s", out.route.operation,
+                        route.resource, target, exc)
 
     async def _forget_pod(self, namespace: str, name: str, uid: str) -> None:
         """The cloud removed the pod: nothing kept for it upstream is needed any more,
@@ -491,6 +527,8 @@ class MetaManager:
             self._pod_status(msg, key)
         elif kind == RESOURCE_POD and op == OP_DELETE and key.name:
             self._pod_delete(msg, key)
+        elif kind == RESOURCE_POD and op == OP_INSERT and key.name:
+            self._pod_create(msg, key)
         else:
             self._reply_error(msg, f"metamanager: {op} of {kind} from {msg.route.source} "
                                    "is not supported")
@@ -528,11 +566,12 @@ class MetaManager:
             return
         self._reply(msg, [row.value for row in rows])
 
-    async def _ask_cloud(self, request: Message, *, acknowledge: bool = True
-                         ) -> tuple[str, Any]:
+    async def _ask_cloud(self, request: Message, *, acknowledge: bool = True,
+                         raw: list[Message] | None = None) -> tuple[str, Any]:
         """(outcome, content) of asking the cloud what `request` asks. The answer is
         acknowledged at once unless `acknowledge` is False: then the caller does it
-        (`_acknowledge_last`) once the answer is cached."""
+        (`_acknowledge_last`) once the answer is cached. The reply itself is appended to
+        `raw` when given."""
         up = build_message(GROUP_META, "", request.route.source or MODULE_EDGED,
                            request.route.resource, request.route.operation, request.content)
         try:
@@ -540,6 +579,8 @@ class MetaManager:
                                               self.settings.remote_query_timeout)
         except BusError as exc:
             return _Outcome.LOST, str(exc)
+        if raw is not None:
+            raw.append(reply)
         if reply.route.operation != OP_ERROR and reply.content != MESSAGE_OK:
             if acknowledge:
                 await self._acknowledge(reply)
@@ -727,6 +768,41 @@ class MetaManager:
         self._spawn(self._drop_tokens(uid), "metamanager-drop-tokens")
         self._reply(msg, MESSAGE_OK)
 
+    # -- mirror pods --
+
+    def _pod_create(self, msg: Message, key: ResourceKey) -> None:
+        content = msg.content
+        if not isinstance(content, dict) or not isinstance(content.get("metadata"), dict):
+            self._reply_error(msg, f"{key.edge}: content must be the pod to create")
+            return
+        self._seq += 1
+        item = _Upstream(
+            key=f"create:{key.edge}", resource=key.edge, operation=OP_INSERT,
+            content=content, source=msg.route.source or MODULE_EDGED, pod_key=key.edge,
+            uid="", seq=self._seq)
+        current = self._outbox.get(item.key)
+        if current is not None:
+            item.waiters = current.waiters  # a resend of edged's: answer them all
+        if self.online:
+            if msg.header.sync:
+                item.waiters.append(msg)
+        else:
+            # Taken: it goes when the cloud is back (see the module docstring).
+            self._reply(msg, MESSAGE_OK)
+        self._enqueue(item)
+
+    def _answer_waiters(self, item: _Upstream, reply: Message | None) -> None:
+        # The list may be shared with a newer copy of the request (`_pod_create`).
+        waiters = list(item.waiters)
+        item.waiters.clear()
+        for request in waiters:
+            if reply is None:
+                self._reply(request, MESSAGE_OK)  # kept; sent on reconnect
+            elif reply.route.operation == OP_ERROR:
+                self._reply_error(request, _error_text(reply.content))
+            else:
+                self._reply(request, reply.content)
+
     async def _drop_tokens(self, pod_uid: str) -> None:
         """KubeEdge's DeleteServiceAccountToken: cached tokens bound to the pod go."""
         try:
@@ -815,7 +891,10 @@ class MetaManager:
     async def _send_upstream(self, item: _Upstream) -> tuple[str, str]:
         msg = build_message(GROUP_META, "", item.source, item.resource, item.operation,
                             item.content)
-        outcome, content = await self._ask_cloud(msg)
+        raw: list[Message] = []
+        outcome, content = await self._ask_cloud(msg, raw=raw)
+        if item.operation == OP_INSERT:
+            self._answer_waiters(item, raw[0] if raw and outcome != _Outcome.LOST else None)
         if outcome == _Outcome.OK and content not in (MESSAGE_OK, None) and not isinstance(
                 content, dict):
             log.debug("metamanager: %s %s answered %r", item.operation, item.resource, content)
@@ -826,6 +905,8 @@ class MetaManager:
         if outcome == _Outcome.OK:
             if item.operation == OP_DELETE:
                 self.deletes_sent += 1
+            elif item.operation == OP_INSERT:
+                self.mirrors_sent += 1
             else:
                 self.statuses_sent += 1
             if current is item:
@@ -837,6 +918,12 @@ class MetaManager:
             self.upstream_errors += 1
             log.warning("metamanager: the cloud refused %s %s (try %d): %s", item.operation,
                         item.resource, item.attempts + 1, detail)
+            if item.operation == OP_INSERT:
+                # A refused create (it exists, or the node may not create it) is edged's
+                # to judge (it was answered); trying again cannot change the answer.
+                if current is item:
+                    del self._outbox[key]
+                return
             if current is item and await self._moot(item):
                 log.info("metamanager: %s of %s dropped: pod %s is no longer on this edge",
                          item.operation, item.resource, item.uid)

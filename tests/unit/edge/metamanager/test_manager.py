@@ -486,3 +486,93 @@ async def test_metamanager_gone_is_unavailable(tmp_path: Path) -> None:
     bus = ModuleBus()
     with pytest.raises(MetaUnavailable, match="metamanager did not answer"):
         await MetaClient(bus, timeout=0.1).list_pods()
+
+
+# ---- the node's own network, mirror pods (issue 7 pod networking, static pods) --------
+
+
+async def test_own_node_and_noderoutes_go_to_nodenetwork_as_stored(edge: Edge) -> None:
+    edge.bus.add_module("nodenetwork", "nodenetwork")
+    node = {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": NODE, "resourceVersion": "12"},
+            "spec": {"podCIDR": "10.244.3.0/24"}}
+    await edge.store.apply_update(f"null/node/{NODE}", "node", json.dumps(node), 12)
+    msg = build_message("resource", "", "edgecontroller", f"null/node/{NODE}", "update",
+                        {**node, "spec": {}})  # what was sent; the stored one wins
+    await edge.from_cloud(msg)
+    got = await asyncio.wait_for(edge.bus.receive("nodenetwork"), 5)
+    assert (got.route.resource, got.route.operation) == (f"null/node/{NODE}", "update")
+    assert got.content["spec"]["podCIDR"] == "10.244.3.0/24"
+
+    routes = {"apiVersion": "v1", "kind": "NodeRoutes",
+              "metadata": {"name": NODE, "resourceVersion": "15"},
+              "routes": [{"nodeName": "b", "podCIDR": "10.244.4.0/24", "nodeIP": "10.0.0.2"}]}
+    await edge.store.apply_update(f"null/noderoutes/{NODE}", "noderoutes",
+                                  json.dumps(routes), 15)
+    await edge.from_cloud(build_message("resource", "", "edgecontroller",
+                                        f"null/noderoutes/{NODE}", "update", routes))
+    got = await asyncio.wait_for(edge.bus.receive("nodenetwork"), 5)
+    assert got.content["routes"][0]["podCIDR"] == "10.244.4.0/24"
+    assert edge.bus.pending("edged") == 0
+
+
+def mirror(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default",
+                         "annotations": {"kubernetes.io/config.mirror": "h1"}},
+            "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "busybox"}]}}
+
+
+def edged_mirror_request(name: str) -> Message:
+    """Edged's mirror pod create: group `resource`, source edged (kubelet's mirror
+    client), a request it waits on."""
+    msg = build_message("resource", "", "edged", f"default/pod/{name}", "insert",
+                        mirror(name))
+    msg.header.sync = True
+    return msg
+
+
+async def test_mirror_pod_goes_up_and_edged_gets_the_clouds_answer(edge: Edge) -> None:
+    created = {**mirror("st-edge"), "metadata": {**mirror("st-edge")["metadata"],
+                                                 "uid": "u-1", "resourceVersion": "30"}}
+    edge.cloud.answer = lambda msg: {"Object": created, "Err": None}
+    await edge.connect()
+    reply = await edge.bus.send_sync("metamanager", edged_mirror_request("st-edge"), 5)
+    assert reply.content == {"Object": created, "Err": None}
+    up = edge.cloud.sent("default/pod/st-edge", "insert")
+    assert len(up) == 1 and up[0].route.group == "meta" and up[0].route.source == "edged"
+    assert up[0].content["metadata"]["annotations"]["kubernetes.io/config.mirror"] == "h1"
+    assert edge.manager.mirrors_sent == 1 and edge.manager.pending_upstream() == {}
+
+    # A refusal reaches edged as the cloud's answer and is not retried.
+    refused = {"Object": None, "Err": {"ErrStatus": {
+        "kind": "Status", "code": 409, "reason": "AlreadyExists",
+        "message": 'pods "st-edge" already exists'}}}
+    edge.cloud.answer = lambda msg: refused
+    reply = await edge.bus.send_sync("metamanager", edged_mirror_request("st-edge"), 5)
+    assert reply.content == refused
+    await edge.clock.advance(60)
+    assert len(edge.cloud.sent("default/pod/st-edge", "insert")) == 2
+    assert edge.manager.pending_upstream() == {}
+
+
+async def test_mirror_pod_taken_offline_and_created_on_reconnect(edge: Edge) -> None:
+    reply = await edge.bus.send_sync("metamanager", edged_mirror_request("st-edge"), 5)
+    assert reply.route.operation == "response" and reply.content == "OK"
+    # edged asks again (its next look at the manifests): still one request kept.
+    await edge.bus.send_sync("metamanager", edged_mirror_request("st-edge"), 5)
+    assert list(edge.manager.pending_upstream()) == ["create:default/pod/st-edge"]
+    assert edge.cloud.received == []
+    answers: list[Any] = [None, {"Object": mirror("st-edge"), "Err": None}]
+    edge.cloud.answer = lambda msg: answers.pop(0)
+    edge.manager.settings = MetaManagerSettings(remote_query_timeout=1, retry_base=1,
+                                                retry_cap=8)
+    await edge.connect()
+    await until(lambda: len(edge.cloud.received) == 1, "the first try")
+    # No answer: kept and tried again after the back-off.
+    await edge.clock.advance(1)
+    await until(lambda: in_back_off(edge), "the back-off wait")
+    await edge.clock.advance(1)
+    await until(lambda: edge.manager.mirrors_sent == 1, "the mirror pod created")
+    assert len(edge.cloud.sent("default/pod/st-edge", "insert")) == 2
+    assert edge.manager.pending_upstream() == {}
