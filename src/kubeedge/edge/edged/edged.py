@@ -243,6 +243,26 @@ def container_resources(container: Mapping[str, Any]) -> ContainerResources:
                               cpu_shares=shares)
 
 
+def sandbox_hostname(pod: Mapping[str, Any]) -> str:
+    """kubelet's GeneratePodHostNameAndDomain: spec.hostname, else the pod's name cut
+    to 63 characters without a trailing '-' or '.' (a DNS label)."""
+    spec = pod.get("spec") or {}
+    if spec.get("hostname"):
+        return str(spec["hostname"])
+    return str(_meta(pod).get("name") or "")[:63].rstrip("-.")
+
+
+def host_aliases(pod: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """spec.hostAliases as the pod's extra /etc/hosts lines (kubelet's
+    hostsEntriesFromHostAliases): one (IP, hostnames) per alias that names any."""
+    out = []
+    for alias in (pod.get("spec") or {}).get("hostAliases") or []:
+        names = tuple(str(n) for n in alias.get("hostnames") or [] if n)
+        if alias.get("ip") and names:
+            out.append((str(alias["ip"]), names))
+    return tuple(out)
+
+
 def _security(pod: Mapping[str, Any], container: Mapping[str, Any], key: str) -> int | None:
     for ctx in (container.get("securityContext") or {},
                 (pod.get("spec") or {}).get("securityContext") or {}):
@@ -846,11 +866,13 @@ class Edged:
         name, ns = str(m.get("name")), str(m.get("namespace") or "default")
         config = PodSandboxConfig(
             metadata=PodSandboxMetadata(name, ns, w.uid, attempt=len(boxes)),
-            hostname=spec.get("hostname") or name[:63],
+            hostname=sandbox_hostname(pod),
             log_directory=str(self.settings.pod_logs_dir / f"{ns}_{name}_{w.uid}"),
             host_network=bool(spec.get("hostNetwork")),
             labels=kubelet_sandbox_labels(ns, name, w.uid),
-            annotations=dict(m.get("annotations") or {}))
+            annotations=dict(m.get("annotations") or {}),
+            subdomain=str(spec.get("subdomain") or ""),
+            hosts_entries=host_aliases(pod))
         try:
             sandbox_id = await self.runtime.run_pod_sandbox(config)
             sandbox = await self.runtime.pod_sandbox_status(sandbox_id)

@@ -450,3 +450,31 @@ async def test_static_pod_runs_and_reports_to_its_mirror(h: Harness, tmp_path: P
     await h.send(OP_INSERT, mirror)
     await h.until(lambda: h.meta.status("st-edge-t").get("phase") == "Running",
                   "status on the mirror")
+
+
+async def test_sandbox_gets_hostname_subdomain_and_host_aliases(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    run = h.runtime.run_pod_sandbox
+
+    async def recording(config: Any) -> str:
+        seen.append(config)
+        return await run(config)
+
+    monkeypatch.setattr(h.runtime, "run_pod_sandbox", recording)
+    named = make_pod("db-0", "sleep 1000", hostname="db-zero", subdomain="dbs",
+                     hostAliases=[{"ip": "10.1.2.3", "hostnames": ["foo.local", "bar"]},
+                                  {"ip": "10.1.2.4", "hostnames": []}])
+    long = make_pod("x" * 62 + "-y", "sleep 1000")
+    long["metadata"]["name"] = "x" * 62 + "-yz"
+    await h.start(FakeMeta([named, long]))
+    await h.until(lambda: len(seen) == 2, "two sandboxes")
+    by_pod = {c.metadata.name: c for c in seen}
+    config = by_pod["db-0"]
+    assert config.hostname == "db-zero" and config.subdomain == "dbs"
+    assert [(ip, tuple(names)) for ip, names in config.hosts_entries] == [
+        ("10.1.2.3", ("foo.local", "bar"))]
+    # The pod's name, cut to a DNS label without a trailing '-'.
+    assert by_pod["x" * 62 + "-yz"].hostname == "x" * 62
+    assert by_pod["x" * 62 + "-yz"].subdomain == "" and not by_pod[
+        "x" * 62 + "-yz"].hosts_entries
