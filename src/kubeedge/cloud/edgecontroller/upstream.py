@@ -761,8 +761,22 @@ class Upstream:
                 await client.delete(PODS, name, namespace, grace_period_seconds=0,
                                     preconditions={"uid": str(_meta(updated).get("uid"))})
             except APIError as exc:
+                if exc.is_forbidden and not await self._pod_exists(client, namespace, name):
+                    # Edged's own confirmation won the race: once the pod is gone the
+                    # node authorizer knows no binding, so it refuses instead of 404.
+                    return
                 if not (exc.is_not_found or exc.is_conflict):
                     raise
+
+    @staticmethod
+    async def _pod_exists(client: APIClient, namespace: str, name: str) -> bool:
+        try:
+            await client.get(PODS, name, namespace)
+        except APIError as exc:
+            if exc.is_not_found or exc.is_forbidden:
+                return False
+            raise
+        return True
 
     def _merged_pod_status(self, old: Mapping[str, Any], status: Obj) -> Obj:
         """KubeEdge's (kubelet's) rules: Ready and Initialized keep their transition time

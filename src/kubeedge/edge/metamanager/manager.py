@@ -927,7 +927,9 @@ class MetaManager:
             if current is item and await self._moot(item):
                 log.info("metamanager: %s of %s dropped: pod %s is no longer on this edge",
                          item.operation, item.resource, item.uid)
-                del self._outbox[key]
+                # `_moot` awaited: the entry may have been replaced or dropped meanwhile.
+                if self._outbox.get(key) is item:
+                    del self._outbox[key]
                 return
         else:
             self.upstream_lost += 1
