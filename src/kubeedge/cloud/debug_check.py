@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubeedge.edge.certs import unverified_context
+
 # KubeEdge's keadm thresholds (keadm/cmd/keadm/app/cmd/common/constant.go).
 MB = 1024 * 1024
 ALLOWED_CPUS = 1
@@ -219,7 +221,7 @@ class Checker:
 
     def _ask_certificate_service(self, target: Target) -> None:
         # The CA as the edge fetches it: TLS unverified, checked against the token's hash.
-        ctx = _unverified_context()
+        ctx = unverified_context()
         conn = http.client.HTTPSConnection(target.host, target.cert_port, context=ctx,
                                            timeout=self.timeout)
         try:
@@ -280,7 +282,7 @@ class Checker:
     def _ask_cloudhub(self, target: Target) -> None:
         # CloudHub asks for a client certificate; with TLS 1.3 the server's certificate
         # arrives before it judges ours, so the handshake shows it either way.
-        ctx = _unverified_context()
+        ctx = unverified_context()
         try:
             with socket.create_connection((target.host, target.hub_port),
                                           timeout=self.timeout) as raw, \
@@ -419,14 +421,6 @@ def _ago(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-def _unverified_context() -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    return ctx
 
 
 def _sni(host: str) -> str | None:

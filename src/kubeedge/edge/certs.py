@@ -127,7 +127,7 @@ def verify_ca(token: str, ca_der: bytes) -> str:
 # --------------------------------------------------------------------------- HTTP
 
 
-def _unverified_context() -> ssl.SSLContext:
+def unverified_context() -> ssl.SSLContext:
     # KubeEdge's edge fetches the CA with InsecureSkipVerify; the token's hash is checked
     # on what comes back.
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -171,7 +171,7 @@ def _get(url: str, ctx: ssl.SSLContext, *, body: bytes | None = None,
 
 def fetch_ca(http_server: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """The CA's DER from `<httpServer>/ca.crt`, server unverified (checked by hash next)."""
-    return _get(http_server.rstrip("/") + CA_PATH, _unverified_context(), timeout=timeout)
+    return _get(http_server.rstrip("/") + CA_PATH, unverified_context(), timeout=timeout)
 
 
 def make_key_and_csr(node_name: str) -> tuple[bytes, bytes]:
