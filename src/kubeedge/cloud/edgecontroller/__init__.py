@@ -10,7 +10,9 @@ node and made as that node (specs/kubeedge.md §1-2, §6).
 - `upstream`: edge requests → API calls and replies;
 - `locations`: which node needs which object;
 - `access`: what a node may ask for;
-- `messages`: the shapes of the messages sent.
+- `messages`: the shapes of the messages sent;
+- `routes`, `hosts`: ours, the other edges' pod networks and the cluster's headless
+  Service names, summarised for each connected edge.
 """
 
 from kubeedge.cloud.edgecontroller.controller import EdgeController, EdgeControllerSettings

@@ -7,7 +7,9 @@ secrets, as KubeEdge's), the downstream handlers, the upstream lanes, and the tw
 one moves downstream messages to CloudHub, one takes edge requests off the bus. Every
 message it sends goes to module `cloudhub`, as KubeEdge's messagelayer does. Ours
 besides: `routes.NodeRoutes`, the pod networks of the other edges told to each
-connected edge (it hears the edge Nodes and CloudHub's connect events).
+connected edge (it hears the edge Nodes and CloudHub's connect events), and
+`hosts.ClusterHosts`, the headless Service names and pod hostnames of the cluster told
+to each connected edge for its pods' /etc/hosts (it hears Services and Endpoints).
 
 Must never touch the network except through `kubeedge.client`, and never block an
 informer's task (handlers only queue messages).
@@ -27,6 +29,7 @@ from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.cloud.edgecontroller.access import EdgeAccess
 from kubeedge.cloud.edgecontroller.downstream import Downstream
+from kubeedge.cloud.edgecontroller.hosts import ClusterHosts
 from kubeedge.cloud.edgecontroller.locations import LocationCache
 from kubeedge.cloud.edgecontroller.routes import NodeRoutes
 from kubeedge.cloud.edgecontroller.upstream import LaneSize, NodeClients, Upstream
@@ -49,9 +52,18 @@ NODES = Resource.of("v1", "nodes")
 PODS = Resource.of("v1", "pods")
 CONFIGMAPS = Resource.of("v1", "configmaps")
 SECRETS = Resource.of("v1", "secrets")
+SERVICES = Resource.of("v1", "services")
+ENDPOINTS = Resource.of("v1", "endpoints")
 
 # The index of the shared pod cache by `spec.nodeName` this module adds.
 NODE_NAME_INDEX = "edgecontroller/spec.nodeName"
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value or "0"))
+    except ValueError:
+        return 0
 
 
 def _pod_node(pod: dict[str, Any]) -> list[str]:
@@ -134,6 +146,7 @@ class EdgeController:
         )
         self.downstream: Downstream | None = None
         self.routes = NodeRoutes(self._outbox.put_nowait)
+        self.hosts = ClusterHosts(self._outbox.put_nowait)
         self._registrations: list[tuple[Informer, Any]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._registered_module = False
@@ -165,6 +178,15 @@ class EdgeController:
         self._handle(nodes, self.routes.on_node_add, self.routes.on_node_update,
                      self.routes.on_node_delete)
         self._tasks.append(asyncio.create_task(self.routes.run(), name="edgecontroller routes"))
+        services = self.informers.informer(SERVICES)
+        endpoints = self.informers.informer(ENDPOINTS)
+        self.hosts.version = lambda: str(max(_int(services.resource_version),
+                                             _int(endpoints.resource_version)))
+        self._handle(services, self.hosts.on_service_add, self.hosts.on_service_update,
+                     self.hosts.on_service_delete)
+        self._handle(endpoints, self.hosts.on_endpoints_add, self.hosts.on_endpoints_update,
+                     self.hosts.on_endpoints_delete)
+        self._tasks.append(asyncio.create_task(self.hosts.run(), name="edgecontroller hosts"))
         await nodes.wait_synced(timeout)
         self._handle(config_maps, down.on_configmap_add, down.on_configmap_update,
                      down.on_configmap_delete)
@@ -173,6 +195,8 @@ class EdgeController:
         await secrets.wait_synced(timeout)
         self._handle(pods, down.on_pod_add, down.on_pod_update, down.on_pod_delete)
         await pods.wait_synced(timeout)
+        await services.wait_synced(timeout)
+        await endpoints.wait_synced(timeout)
         self._tasks.append(asyncio.create_task(self._receive(), name="edgecontroller receive"))
         log.info("edgecontroller: started (%d edge nodes)", len(self.locations.edge_nodes))
 
@@ -226,8 +250,10 @@ class EdgeController:
                 node = msg.route.resource.partition("/")[2]
                 if node and msg.route.operation == OP_CONNECTED:
                     self.routes.on_connected(node)
+                    self.hosts.on_connected(node)
                 elif node:
                     self.routes.on_disconnected(node)
+                    self.hosts.on_disconnected(node)
             try:
                 await self.upstream.dispatch(msg)
             except BusError as exc:

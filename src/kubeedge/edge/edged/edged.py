@@ -21,6 +21,14 @@ manager):
   terminationGracePeriodSeconds, at least kubelet's 2 s), its terminal status sent,
   then `MetaClient.confirm_pod_deleted`; a pod deleted from the DB has its containers,
   sandbox, volumes, GPUs and logs removed.
+- the pod's /etc/hosts (kubelet's managed hosts file, written by the runtime for pods
+  with a network of their own): the pod's own names, `hostAliases`, and the cluster's
+  headless Service names and pod hostnames from the `clusterhosts` summary the cloud
+  sends (ours, cloud/edgecontroller/hosts.py; `cluster_hosts_entries` turns it into
+  lines under `clusterDomain`). Given to a new sandbox in its config, and rewritten in
+  the running pods' files (`update_pod_hosts`) whenever the summary changes; the summary
+  kept in the edge database is asked for at start, so a restart without the cloud keeps
+  the names. At most `MAX_CLUSTER_HOSTS_LINES` lines come from the summary.
 - status (`status.py`) is sent through `MetaClient.update_pod_status` whenever it
   changes. Failures (image, config, volume, start) become a waiting reason and message
   and an Event (`MetaClient.send_event`), never an exception out of Edged.
@@ -94,16 +102,19 @@ from kubeedge.edge.runtime.contract import (
 from kubeedge.messaging.bus import BusError, ModuleBus, ModuleClosedError
 from kubeedge.messaging.message import (
     GROUP_EDGED,
+    GROUP_META,
     GROUP_RESOURCE,
     MODULE_EDGED,
     MODULE_METAMANAGER,
     OP_DELETE,
     OP_ERROR,
     OP_INSERT,
+    OP_QUERY,
     Message,
     build_message,
 )
 from kubeedge.messaging.resource import (
+    NULL_NAMESPACE,
     RESOURCE_CONFIGMAP,
     RESOURCE_POD,
     RESOURCE_SECRET,
@@ -111,7 +122,8 @@ from kubeedge.messaging.resource import (
     parse_edge_resource,
 )
 
-__all__ = ["Edged", "EdgedSettings"]
+__all__ = ["MAX_CLUSTER_HOSTS_LINES", "RESOURCE_CLUSTERHOSTS", "Edged", "EdgedSettings",
+           "cluster_hosts_entries"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +133,15 @@ Obj = dict[str, Any]
 MIN_GRACE_SECONDS = 2.0
 # How soon a sync that failed for a transient reason (a mount, the DB) is retried.
 RETRY_SECONDS = 2.0
+# The cloud's summary of headless Service names and pod hostnames (ours; the same
+# string as metamanager.manager.RESOURCE_CLUSTERHOSTS and cloud/edgecontroller/hosts.py).
+RESOURCE_CLUSTERHOSTS = "clusterhosts"
+KIND_CLUSTER_HOSTS = "ClusterHosts"
+# Lines a pod's /etc/hosts gets from that summary, at most: the C library reads the file
+# from the top on every lookup, so a cluster with thousands of headless endpoints must
+# not make every name lookup in every pod slow. 1,000 lines are about 100 KB and a
+# lookup through them well under a millisecond. The cloud caps its summary alike.
+MAX_CLUSTER_HOSTS_LINES = 1000
 
 
 @dataclass(frozen=True)
@@ -263,6 +284,52 @@ def host_aliases(pod: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], .
     return tuple(out)
 
 
+def cluster_hosts_entries(summary: Mapping[str, Any] | None, namespace: str, *,
+                          cluster_domain: str = "cluster.local",
+                          limit: int = MAX_CLUSTER_HOSTS_LINES
+                          ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The hosts lines a pod of `namespace` gets from a `clusterhosts` summary: what
+    cluster DNS answers for headless Services (the DNS spec for Kubernetes), with the
+    short forms the pod's search path (`<ns>.svc.<domain> svc.<domain> <domain>`) would
+    complete, since a hosts file has no search path. One line per address:
+
+        <ip>  [<host>.<svc>.<ns>.svc.<domain> <host>.<svc>.<ns>.svc <host>.<svc>.<ns>
+               (<host>.<svc>)]  <svc>.<ns>.svc.<domain> <svc>.<ns>.svc <svc>.<ns> (<svc>)
+
+    the parenthesised names only for pods of the Service's namespace; an endpoint's own
+    name first (the canonical name of a reverse lookup, as DNS's PTR record). At most
+    `limit` lines, in the summary's order."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    if not summary:
+        return ()
+    for service in summary.get("services") or []:
+        if not isinstance(service, Mapping):
+            continue
+        ns, name = str(service.get("namespace") or ""), str(service.get("name") or "")
+        if not ns or not name:
+            continue
+        svc = f"{name}.{ns}.svc"
+        local = ns == namespace
+        for address in service.get("addresses") or []:
+            if len(out) >= limit:
+                return tuple(out)
+            ip = str((address or {}).get("ip") or "")
+            if not ip:
+                continue
+            names: list[str] = []
+            host = str(address.get("hostname") or "")
+            if host:
+                names += [f"{host}.{svc}.{cluster_domain}", f"{host}.{svc}",
+                          f"{host}.{name}.{ns}"]
+                if local:
+                    names.append(f"{host}.{name}")
+            names += [f"{svc}.{cluster_domain}", svc, f"{name}.{ns}"]
+            if local:
+                names.append(name)
+            out.append((ip, tuple(names)))
+    return tuple(out)
+
+
 def _security(pod: Mapping[str, Any], container: Mapping[str, Any], key: str) -> int | None:
     for ctx in (container.get("securityContext") or {},
                 (pod.get("spec") or {}).get("securityContext") or {}):
@@ -316,6 +383,9 @@ class _PodWorker:
     killed: bool = False
     confirmed: bool = False
     finished: bool = False  # terminal phase reached, sandbox stopped
+    # The extra /etc/hosts lines last written for the sandbox `hosts_sandbox`.
+    hosts: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    hosts_sandbox: str = ""
 
 
 class Edged:
@@ -374,6 +444,11 @@ class Edged:
         self._background: set[asyncio.Task[Any]] = set()
         self._pleg: dict[str, ContainerState] = {}
         self.started = asyncio.Event()  # the initial pod list has been handled
+        # The cloud's `clusterhosts` summary (headless Service names, pod hostnames) and
+        # the hosts lines it gives the pods of each namespace.
+        self.cluster_hosts: Obj | None = None
+        self._hosts_by_namespace: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+        self.hosts_updates = 0  # pod hosts files rewritten (tests, metrics)
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -453,6 +528,7 @@ class Edged:
             except Exception as exc:  # MetaUnavailable, BusError: not up yet
                 log.warning("edged: cannot list pods yet: %s", exc)
                 await self.clock.sleep(RETRY_SECONDS)
+        await self._load_cluster_hosts()
         for pod in pods:
             if not is_mirror_pod(pod):
                 self._update_pod(pod)
@@ -519,6 +595,9 @@ class Edged:
                 self._update_pod(content)
         elif key.resource_type in (RESOURCE_CONFIGMAP, RESOURCE_SECRET) and op != OP_DELETE:
             self._object_changed(key.resource_type, key.namespace, key.name)
+        elif key.resource_type == RESOURCE_CLUSTERHOSTS and content is not None \
+                and op != OP_DELETE:
+            self.set_cluster_hosts(content)
 
     def _remember_mirror(self, mirror: Obj) -> None:
         m = _meta(mirror)
@@ -573,6 +652,90 @@ class Edged:
             # waiting for its config needs the sync now.
             if w.failures and _referenced(pod, kind, name):
                 w.wake.set()
+
+    # ---- the pods' /etc/hosts --------------------------------------------------------
+
+    async def _load_cluster_hosts(self) -> None:
+        """The summary the edge database holds (a query by key to MetaManager, which
+        answers from the database), so pods started before the cloud speaks, or while
+        it is away, get the names already known."""
+        resource = f"{NULL_NAMESPACE}/{RESOURCE_CLUSTERHOSTS}/{self.settings.node_name}"
+        msg = build_message(GROUP_META, "", MODULE_EDGED, resource, OP_QUERY, None)
+        try:
+            reply = await self.bus.send_sync(MODULE_METAMANAGER, msg, 10.0)
+        except (BusError, ValueError) as exc:
+            log.debug("edged: no stored cluster hosts: %s", exc)
+            return
+        if reply.route.operation == OP_ERROR or not isinstance(reply.content, list):
+            return
+        for item in reply.content:
+            try:
+                obj = json.loads(item) if isinstance(item, str | bytes) else item
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                self.set_cluster_hosts(obj)
+
+    def set_cluster_hosts(self, summary: Obj) -> None:
+        """A `clusterhosts` summary from the cloud (or the database): kept, and the
+        running pods' hosts files rewritten where their lines changed. An older summary
+        than the one held (a resend that lost the race) is ignored."""
+        if summary.get("kind") not in (None, KIND_CLUSTER_HOSTS):
+            return
+        name = str(_meta(summary).get("name") or "")
+        if name and name != self.settings.node_name:
+            return
+        if self.cluster_hosts is not None and _rv(summary) and _rv(summary) < _rv(
+                self.cluster_hosts):
+            return
+        if self.cluster_hosts is not None and self.cluster_hosts.get(
+                "services") == summary.get("services"):
+            self.cluster_hosts = summary
+            return
+        self.cluster_hosts = summary
+        self._hosts_by_namespace.clear()
+        if summary.get("truncated"):
+            log.warning("edged: the cloud left %s headless Service addresses out of the "
+                        "cluster hosts (its cap)", summary["truncated"])
+        self._spawn(self._apply_hosts())
+
+    def _hosts_entries(self, pod: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]],
+                                                                ...]:
+        """The extra /etc/hosts lines of a pod: its hostAliases, then the cluster's
+        names as seen from its namespace."""
+        namespace = str(_meta(pod).get("namespace") or "default")
+        cluster = self._hosts_by_namespace.get(namespace)
+        if cluster is None:
+            cluster = cluster_hosts_entries(self.cluster_hosts, namespace,
+                                            cluster_domain=self.settings.cluster_domain)
+            if len(cluster) >= MAX_CLUSTER_HOSTS_LINES:
+                log.warning("edged: pods of namespace %s get the first %d cluster hosts "
+                            "lines only", namespace, MAX_CLUSTER_HOSTS_LINES)
+            self._hosts_by_namespace[namespace] = cluster
+        return host_aliases(pod) + cluster
+
+    async def _ensure_hosts(self, w: _PodWorker, sandbox_id: str) -> None:
+        """Rewrite the sandbox's hosts file if its lines are not the current ones."""
+        if (w.pod.get("spec") or {}).get("hostNetwork") or not sandbox_id:
+            return  # the host's /etc/hosts, as kubelet leaves it
+        entries = self._hosts_entries(w.pod)
+        if w.hosts_sandbox == sandbox_id and w.hosts == entries:
+            return
+        update = getattr(self.runtime, "update_pod_hosts", None)
+        if update is None:
+            return
+        try:
+            if await update(sandbox_id, entries):
+                self.hosts_updates += 1
+        except (RuntimeServiceError, OSError) as exc:
+            log.debug("edged: hosts of %s not rewritten: %s", _pod_ref(w.pod), exc)
+            return
+        w.hosts, w.hosts_sandbox = entries, sandbox_id
+
+    async def _apply_hosts(self) -> None:
+        for w in list(self.workers.values()):
+            if not w.removed and w.hosts_sandbox:
+                await self._ensure_hosts(w, w.hosts_sandbox)
 
     async def _refresh(self, w: _PodWorker) -> None:
         try:
@@ -748,6 +911,7 @@ class Edged:
         sandbox = await self._sandbox(w)
         if sandbox is None:
             return await self._report_and(w, None)
+        await self._ensure_hosts(w, sandbox.id)
         pod_ip = self._pod_ip(pod, sandbox)
         # Volumes (kubelet waits for them before any container starts).
         if w.mounted is None:
@@ -872,7 +1036,7 @@ class Edged:
             labels=kubelet_sandbox_labels(ns, name, w.uid),
             annotations=dict(m.get("annotations") or {}),
             subdomain=str(spec.get("subdomain") or ""),
-            hosts_entries=host_aliases(pod))
+            hosts_entries=self._hosts_entries(pod))
         try:
             sandbox_id = await self.runtime.run_pod_sandbox(config)
             sandbox = await self.runtime.pod_sandbox_status(sandbox_id)
@@ -880,6 +1044,7 @@ class Edged:
             await self._event(pod, "FailedCreatePodSandBox",
                               f"Failed to create pod sandbox: {exc}", "Warning")
             return None
+        w.hosts, w.hosts_sandbox = tuple(config.hosts_entries), sandbox_id
         if boxes:
             # A new sandbox restarts every container (kubelet kills the old ones).
             for old in boxes:

@@ -34,6 +34,10 @@ Owns, as KubeEdge's edge/pkg/metamanager/process.go does (module `metamanager`, 
   `RESOURCE_NODEROUTES`) go to module `nodenetwork` (edge/node.py `PodNetworkSync`)
   as stored, like pods go to edged: the node's podCIDR and those routes reach the
   container runtime from there;
+- the cluster's headless Service names and pod hostnames (`null/clusterhosts/<node>`,
+  ours, see `RESOURCE_CLUSTERHOSTS`) go to edged as stored, like pods: edged writes
+  them into its pods' /etc/hosts; edged asks for the stored summary at start (a query
+  by key, answered from the database), so an edge restarted offline keeps the names;
 - events (`<ns>/event/<name>`): sent to group `contextSendGroup`, best effort; dropped
   and counted while offline.
 
@@ -104,6 +108,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ERR_NOT_CONNECTED",
     "MODULE_NODE_NETWORK",
+    "RESOURCE_CLUSTERHOSTS",
     "RESOURCE_NODEROUTES",
     "MetaManager",
     "MetaManagerSettings",
@@ -115,9 +120,18 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
+# Ours: the downstream message in which EdgeController tells an edge the cluster's
+# headless Service names and pod hostnames with their addresses, for its pods'
+# /etc/hosts (cloud/edgecontroller/hosts.py builds it and defines the same string):
+# resource `null/clusterhosts/<this node>`, operation `update`, header resourceversion
+# the API revision it reflects, content {"kind": "ClusterHosts", "metadata": {"name",
+# "resourceVersion"}, "services": [{"namespace", "name", "addresses": [{"ip",
+# "hostname"}]}]} (plus "truncated": n when the cloud's cap left n addresses out).
+RESOURCE_CLUSTERHOSTS = "clusterhosts"
 # Types whose cloud changes edged needs (the brief's interface 1; KubeEdge sends edged
 # every type but node, edged ignores the rest).
-FORWARDED_TYPES = frozenset({RESOURCE_POD, RESOURCE_CONFIGMAP, RESOURCE_SECRET})
+FORWARDED_TYPES = frozenset({RESOURCE_POD, RESOURCE_CONFIGMAP, RESOURCE_SECRET,
+                             RESOURCE_CLUSTERHOSTS})
 # Ours: the downstream message in which EdgeController tells an edge the podCIDR and
 # InternalIP of every other edge node (cloud/edgecontroller/routes.py builds it; the
 # same string is defined there, since the cloud must not import the edge's modules

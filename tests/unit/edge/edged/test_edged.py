@@ -19,7 +19,12 @@ import pytest
 from kubeedge.client.clock import FakeClock
 from kubeedge.edge.edged.edged import Edged, EdgedSettings
 from kubeedge.edge.runtime import cgroups
-from kubeedge.edge.runtime.contract import LABEL_POD_UID, ContainerFilter, ContainerState
+from kubeedge.edge.runtime.contract import (
+    LABEL_POD_UID,
+    ContainerFilter,
+    ContainerState,
+    PodSandboxFilter,
+)
 from kubeedge.edge.runtime.process import ProcessRuntime
 from kubeedge.messaging.bus import ModuleBus
 from kubeedge.messaging.message import (
@@ -478,3 +483,134 @@ async def test_sandbox_gets_hostname_subdomain_and_host_aliases(
     assert by_pod["x" * 62 + "-yz"].hostname == "x" * 62
     assert by_pod["x" * 62 + "-yz"].subdomain == "" and not by_pod[
         "x" * 62 + "-yz"].hosts_entries
+
+
+# ---- the cluster's names in the pods' /etc/hosts (ours: clusterhosts) ------------------
+
+
+def cluster_hosts(rv: int, *services: tuple[str, str, list[tuple[str, str]]],
+                  node: str = "edge-t") -> Obj:
+    return {"apiVersion": "v1", "kind": "ClusterHosts",
+            "metadata": {"name": node, "resourceVersion": str(rv)},
+            "services": [{"namespace": ns, "name": name,
+                          "addresses": [{"ip": ip, "hostname": host} for ip, host in addrs]}
+                         for ns, name, addrs in services]}
+
+
+def test_cluster_hosts_lines_as_dns_would_answer_from_the_pods_namespace() -> None:
+    from kubeedge.edge.edged.edged import cluster_hosts_entries
+
+    summary = cluster_hosts(1, ("default", "web", [("10.244.1.2", "web-0"),
+                                                   ("10.244.2.2", "")]),
+                            ("other", "db", [("10.244.1.9", "")]))
+    lines = cluster_hosts_entries(summary, "default", cluster_domain="example.org")
+    assert lines == (
+        ("10.244.1.2", ("web-0.web.default.svc.example.org", "web-0.web.default.svc",
+                        "web-0.web.default", "web-0.web", "web.default.svc.example.org",
+                        "web.default.svc", "web.default", "web")),
+        ("10.244.2.2", ("web.default.svc.example.org", "web.default.svc", "web.default",
+                        "web")),
+        # Another namespace's Service: no short name (the search path would not reach it).
+        ("10.244.1.9", ("db.other.svc.example.org", "db.other.svc", "db.other")))
+    assert cluster_hosts_entries(summary, "other")[2][1][-1] == "db"
+    assert len(cluster_hosts_entries(summary, "default", limit=2)) == 2
+    assert cluster_hosts_entries(None, "default") == ()
+
+
+async def test_cluster_names_reach_running_and_new_pods(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    configs: list[Any] = []
+    written: dict[str, Any] = {}
+    run = h.runtime.run_pod_sandbox
+
+    async def recording(config: Any) -> str:
+        configs.append(config)
+        return await run(config)
+
+    async def update_pod_hosts(sandbox_id: str, entries: Any) -> bool:
+        written[sandbox_id] = tuple(entries)
+        return True
+
+    monkeypatch.setattr(h.runtime, "run_pod_sandbox", recording)
+    monkeypatch.setattr(h.runtime, "update_pod_hosts", update_pod_hosts, raising=False)
+    first = make_pod("first", "sleep 1000",
+                     hostAliases=[{"ip": "10.1.2.3", "hostnames": ["alias"]}])
+    host = make_pod("host", "sleep 1000", hostNetwork=True)
+    edged = await h.start(FakeMeta([first, host]))
+    await h.until(lambda: len(configs) == 2, "two sandboxes")
+    assert configs[0].hosts_entries == (("10.1.2.3", ("alias",)),)
+
+    async def summary(obj: Obj) -> None:
+        await h.bus.send(build_message(GROUP_RESOURCE, "", "metamanager",
+                                       f"null/clusterhosts/{obj['metadata']['name']}",
+                                       OP_UPDATE, obj), MODULE_EDGED)
+
+    await summary(cluster_hosts(5, ("default", "web", [("10.244.1.2", "web-0")])))
+    first_box = next(c for c in configs if c.metadata.name == "first")
+    sandbox = (await h.runtime.list_pod_sandboxes(
+        PodSandboxFilter(labels={LABEL_POD_UID: first["metadata"]["uid"]})))[0].id
+    await h.until(lambda: sandbox in written, "the running pod's hosts rewritten")
+    lines = written[sandbox]
+    assert lines[0] == ("10.1.2.3", ("alias",))  # hostAliases first, as kubelet
+    assert lines[1][0] == "10.244.1.2" and "web-0.web.default.svc.cluster.local" in lines[1][1]
+    assert len(written) == 1, "a hostNetwork pod keeps the host's /etc/hosts"
+    assert first_box.hosts_entries != lines
+
+    # An older summary (a resend that lost the race) and another node's are ignored.
+    await summary(cluster_hosts(4))
+    await summary(cluster_hosts(9, node="edge-other"))
+    # A new pod gets the current names in its sandbox's config.
+    second = make_pod("second", "sleep 1000")
+    await h.send(OP_INSERT, second)
+    await h.until(lambda: len(configs) == 3, "the new pod's sandbox")
+    assert [ip for ip, _ in configs[2].hosts_entries] == ["10.244.1.2"]
+    assert edged.cluster_hosts is not None
+    assert edged.cluster_hosts["metadata"]["resourceVersion"] == "5"
+
+    # The names change: the running pods' files follow; unchanged ones are not rewritten.
+    before = edged.hosts_updates
+    await summary(cluster_hosts(7, ("default", "web", [("10.244.1.3", "web-0")])))
+    await h.until(lambda: edged.hosts_updates == before + 2, "both pods rewritten")
+    assert written[sandbox][1][0] == "10.244.1.3"
+    await summary(cluster_hosts(8, ("default", "web", [("10.244.1.3", "web-0")])))
+    await h.until(lambda: edged.cluster_hosts["metadata"]["resourceVersion"] == "8",
+                  "the same names at a newer revision")
+    assert edged.hosts_updates == before + 2
+
+
+async def test_stored_cluster_names_are_used_from_the_start(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edge restarted without the cloud: edged asks MetaManager for the stored summary
+    before it starts any pod."""
+    configs: list[Any] = []
+    run = h.runtime.run_pod_sandbox
+
+    async def recording(config: Any) -> str:
+        configs.append(config)
+        return await run(config)
+
+    monkeypatch.setattr(h.runtime, "run_pod_sandbox", recording)
+    bus = ModuleBus()
+    bus.add_module("metamanager", "meta")
+    stored = cluster_hosts(3, ("default", "db", [("10.244.5.5", "")]))
+
+    async def metamanager() -> None:
+        import json
+
+        from kubeedge.messaging.message import new_respond_message
+
+        while True:
+            msg = await bus.receive("metamanager")
+            assert msg.route.resource == "null/clusterhosts/edge-t"
+            bus.send_resp(new_respond_message(msg, [json.dumps(stored)]))
+
+    task = asyncio.create_task(metamanager())
+    edged = Edged(h.settings(), bus, h.runtime, FakeMeta([make_pod("p", "sleep 1000")]),
+                  clock=h.clock)
+    h.edged = edged
+    try:
+        await edged.start()
+        await h.until(lambda: configs, "the sandbox")
+        assert [ip for ip, _ in configs[0].hosts_entries] == ["10.244.5.5"]
+    finally:
+        task.cancel()

@@ -576,3 +576,28 @@ async def test_mirror_pod_taken_offline_and_created_on_reconnect(edge: Edge) -> 
     await until(lambda: edge.manager.mirrors_sent == 1, "the mirror pod created")
     assert len(edge.cloud.sent("default/pod/st-edge", "insert")) == 2
     assert edge.manager.pending_upstream() == {}
+
+
+# ---- the cluster's names for the pods' /etc/hosts (ours: clusterhosts) -----------------
+
+
+async def test_clusterhosts_go_to_edged_as_stored_and_are_answered_from_the_db(
+        edge: Edge) -> None:
+    summary = {"apiVersion": "v1", "kind": "ClusterHosts",
+               "metadata": {"name": NODE, "resourceVersion": "21"},
+               "services": [{"namespace": "default", "name": "web",
+                             "addresses": [{"ip": "10.244.1.2", "hostname": "web-0"}]}]}
+    key = f"null/clusterhosts/{NODE}"
+    # EdgeHub stored the newer summary before an older resend reached MetaManager.
+    await edge.store.apply_update(key, "clusterhosts", json.dumps(summary), 21)
+    await edge.from_cloud(build_message("resource", "", "edgecontroller", key, "update",
+                                        {**summary, "services": []}))
+    got = await edge.edged_receives()
+    assert (got.route.resource, got.route.operation) == (key, "update")
+    assert got.content == summary and got.header.resource_version == "21"
+
+    # Edged's query at start (by key) is answered from the database, offline too.
+    query = build_message("meta", "", "edged", key, "query", None)
+    reply = await edge.bus.send_sync("metamanager", query, 5)
+    assert [json.loads(v) for v in reply.content] == [summary]
+    assert edge.cloud.sent(key) == []
