@@ -1,166 +1,591 @@
-"""`make demo`: start the control plane on embedded defaults and show it working.
+"""`make demo`: a cloud and two edges on this machine, pods on the edges, and edge
+autonomy shown with process ids.
 
-Runs the real `keadm init` under a local root, applies `examples/` with the real
-kubectl, prints what `kubectl get` shows and how to go on. Safe to run again: a control
-plane already running under the root is reused and the examples are re-applied.
+Runs only the public tools a user runs: `keadm init` under the demo root, `keadm
+gettoken` and `keadm join` for two edges (each under its own root beside the cloud's),
+kubectl to apply `examples/` (a Deployment with one web server on each edge, a
+DaemonSet, a Job) and to show what runs. Then the cloud goes away: cloudcore is stopped,
+one edge's edgecore is stopped and started again the way a service manager would, and
+its pods keep serving with the same process ids; cloudcore comes back and the API
+converges. Last, Volcano gang scheduling on three simulated GPU nodes (hollow nodes: no
+GPU is needed), which are removed again.
+
+The cloud and the edges keep running at the end; the summary says how to stop them.
+Safe to run again: a cloud or an edge already running under the root is reused.
+What it must never do: touch anything outside the demo root, or use a port that is
+taken (KubeEdge's default ports when free, free ones when not).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from kubeedge.cloud import setup
+from kubeedge.cloud import setup, setup_edge
+from kubeedge.config import cloudcore as cloudcore_config
+from kubeedge.edge.core import EdgeLayout, read_state
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_PORT = 6443
+DEFAULT_HUB_PORT, DEFAULT_CERT_PORT = 10000, 10002
+EDGES = ("edge-1", "edge-2")
+NAMESPACE = "demo"
+WEB_PORT = 8080
+
+# KubeEdge's EdgeHub waits 2 x heartbeat (30 s) before dialling a lost cloud again; the
+# demo's edges dial again after 1 s so the return of the cloud shows at once.
+EDGE_SETS = ("modules.edgeHub.reconnectInterval=1",)
 
 
-def _run(
-    cmd: list[str], env: dict[str, str], check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    if check and proc.returncode != 0:
-        click.echo(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}", err=True)
-        sys.exit(proc.returncode or 1)
-    return proc
+class DemoError(Exception):
+    """A step that did not reach its outcome; the message says what and where to look."""
 
 
-def _show(cmd: list[str], env: dict[str, str]) -> None:
-    shown = ["kubectl", *cmd[1:]] if cmd[0].endswith("kubectl") else cmd
-    click.secho(f"$ {' '.join(shown)}", bold=True)
-    click.echo(_run(cmd, env).stdout.rstrip())
-    click.echo()
+@dataclass
+class Steps:
+    """Numbered, timed steps with a header each, for a readable run."""
+
+    console: Console
+    total: int
+    done: list[tuple[str, float]] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        number = len(self.done) + 1
+        self.console.print()
+        self.console.rule(f"[bold][{number}/{self.total}] {title}", align="left")
+        start = time.monotonic()
+        yield
+        took = time.monotonic() - start
+        self.done.append((title, took))
+        self.console.print(f"[green]✓[/green] {title} [dim]({took:.1f} s)[/dim]")
+
+
+class Demo:
+    def __init__(self, root: Path, console: Console) -> None:
+        self.root = root
+        self.layout = setup.Layout(root)
+        self.console = console
+        self.kubectl_bin = shutil.which("kubectl") or "kubectl"
+        self.keadm = [sys.executable, "-m", "kubeedge.cli.keadm"]
+        self.edge_roots = {name: root / "edges" / name for name in EDGES}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+        env["KUBECONFIG"] = str(self.layout.admin_kubeconfig)
+        # The installed kubectl caches the server version per HOME (specs/k8s-api.md §0.1).
+        env["HOME"] = str(root / "home")
+        self.env = env
+        self.hub_port = DEFAULT_HUB_PORT
+        self.cert_port = DEFAULT_CERT_PORT
+        self.host_network_reason = ""
+
+    # ---- running and showing commands ---------------------------------------------------
+
+    def run(self, cmd: list[str], *, check: bool = True, timeout: float = 120,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True,
+                              timeout=timeout, input=input)
+        if check and proc.returncode != 0:
+            raise DemoError(f"`{self.shown(cmd)}` failed:\n{proc.stdout}{proc.stderr}")
+        return proc
+
+    def shown(self, cmd: list[str]) -> str:
+        if cmd[0] == self.kubectl_bin:
+            cmd = ["kubectl", *cmd[1:]]
+        elif cmd[:3] == self.keadm:
+            cmd = ["keadm", *cmd[3:]]
+        return " ".join(cmd)
+
+    def show(self, cmd: list[str], shown: str | None = None, **kw: Any) -> str:
+        self.console.print(f"$ {shown or self.shown(cmd)}", style="bold", markup=False,
+                           highlight=False)
+        out = self.run(cmd, **kw).stdout.rstrip()
+        if out:
+            click.echo(out)
+        return out
+
+    def kubectl(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return self.run([self.kubectl_bin, *args], **kw)
+
+    def show_kubectl(self, *args: str, **kw: Any) -> str:
+        return self.show([self.kubectl_bin, *args], **kw)
+
+    def kubectl_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def say(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+
+    def wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.2)
+        raise DemoError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+    # ---- the cloud ----------------------------------------------------------------------
+
+    def start_cloud(self, port: int | None) -> None:
+        if setup.pid_alive(self.layout.apiserver_pid) is not None:
+            core = cloudcore_config.load(self.layout.cloudcore_config)
+            self.hub_port = core.modules.cloud_hub.websocket.port
+            self.cert_port = core.modules.cloud_hub.https.port
+            self.say(f"A demo cloud is already running under {self.root}; reusing it.")
+            if self.cloudcore_pid() is None:
+                self.say("Its cloudcore is not running: starting it again.")
+                self.start_cloudcore()
+            return
+        if not port:  # none given (6443 when free) or 0 (any free one)
+            port = (DEFAULT_PORT if port is None and setup.port_free("127.0.0.1", DEFAULT_PORT)
+                    else _free_port())
+        if not (setup.port_free("127.0.0.1", DEFAULT_HUB_PORT)
+                and setup.port_free("127.0.0.1", DEFAULT_CERT_PORT)):
+            self.hub_port, self.cert_port = _free_port(), _free_port()
+        sets = [f"modules.cloudHub.websocket.port={self.hub_port}",
+                "modules.cloudHub.websocket.address=127.0.0.1",
+                f"modules.cloudHub.https.port={self.cert_port}",
+                "modules.cloudHub.https.address=127.0.0.1",
+                "modules.cloudHub.advertiseAddress=127.0.0.1"]
+        self.show([*self.keadm, "init", "--root", str(self.root), "--advertise-address",
+                   "127.0.0.1", "--bind-address", "127.0.0.1", "--apiserver-port", str(port),
+                   *[a for s in sets for a in ("--set", s)]])
+
+    def cloudcore_pid(self) -> int | None:
+        return setup.pid_alive(self.layout.cloudcore_pid, setup.CLOUDCORE_MARK)
+
+    def start_cloudcore(self) -> int:
+        pid = setup.start_cloudcore(self.layout)
+        setup.wait_cloudcore(self.layout, pid)
+        return pid
+
+    # ---- the edges ----------------------------------------------------------------------
+
+    def join_edges(self) -> None:
+        from kubeedge.edge.runtime.network import network_problem
+
+        # Pods get their own network namespace and an IP from the node's podCIDR when
+        # edgecore runs as root with CNI's plugins; otherwise they share the host's
+        # network, and each edge gets an address of its own on loopback (127.0.0.2,
+        # 127.0.0.3) as separate hosts would have, so the web pods never clash.
+        self.host_network_reason = network_problem(
+            enabled=True, euid=os.geteuid(), pod_cidr="10.244.0.0/24",
+            cni_bin_dir="/usr/lib/cni")
+        if self.host_network_reason:
+            self.say(f"Pod networking: {self.host_network_reason}; each edge gets its own "
+                     "loopback address as its node IP.")
+        else:
+            self.say("Pod networking: each pod gets its own network namespace and an IP "
+                     "from its node's podCIDR (CNI bridge + host-local).")
+        token = ""
+        for i, (name, root) in enumerate(self.edge_roots.items()):
+            if setup_edge.edgecore_pid(root) is not None:
+                self.say(f"Edge {name} is already running under {root}; reusing it.")
+                continue
+            if EdgeLayout(root).config.exists():
+                # A stopped edge from an earlier run: start over.
+                self.run([*self.keadm, "reset", "edge", "--root", str(root), "--force"],
+                         check=False)
+            if not token:
+                token = self.show([*self.keadm, "gettoken", "--root", str(self.root)],
+                                  shown=f"keadm gettoken --root {self.root}")
+                token = token.strip().splitlines()[-1]
+            sets = list(EDGE_SETS)
+            if self.host_network_reason:
+                sets.append(f"modules.edged.nodeIP=127.0.0.{i + 2}")
+            args = [f"--cloudcore-ipport=127.0.0.1:{self.hub_port}",
+                    f"--certport={self.cert_port}", f"--edgenode-name={name}",
+                    "--root", str(root), *[a for s in sets for a in ("--set", s)],
+                    "--timeout", "60"]
+            self.show([*self.keadm, "join", f"--token={token}", *args],
+                      shown=" ".join(["keadm", "join", "--token=$TOKEN", *args]), timeout=90)
+        self.show_kubectl("get", "nodes", "-o", "wide")
+
+    def edgecore_pid(self, name: str) -> int | None:
+        return setup_edge.edgecore_pid(self.edge_roots[name])
+
+    def edge_state(self, name: str) -> dict[str, Any]:
+        return read_state(EdgeLayout(self.edge_roots[name]).state) or {}
+
+    def containers(self, name: str) -> dict[str, tuple[str, int]]:
+        """Container id -> (pod/container, pid) of every running container of the edge,
+        as its runtime's state files under the edge root say (read-only)."""
+        from kubeedge.edge.runtime import ContainerFilter, ContainerState
+        from kubeedge.edge.runtime.contract import LABEL_POD_NAME
+        from kubeedge.edge.runtime.process import ProcessRuntime
+
+        rt = ProcessRuntime(self.edge_roots[name], network=False)
+        found = asyncio.run(rt.list_containers(ContainerFilter()))
+        return {c.id: (f"{c.labels.get(LABEL_POD_NAME, '?')}/{c.metadata.name}",
+                       int(c.pid or 0))
+                for c in found if c.state == ContainerState.RUNNING}
+
+    # ---- the workloads -------------------------------------------------------------------
+
+    def deploy(self) -> None:
+        self.show_kubectl("apply", "-f", str(EXAMPLES))
+        self.show_kubectl("rollout", "status", "deployment/web", "-n", NAMESPACE,
+                          "--timeout=60s")
+        self.show_kubectl("rollout", "status", "daemonset/node-agent", "-n", NAMESPACE,
+                          "--timeout=60s")
+        self.show_kubectl("wait", "--for=condition=Complete", "job/primes", "-n", NAMESPACE,
+                          "--timeout=60s")
+        self.job_output("primes")
+
+    def job_output(self, job: str) -> None:
+        """What the Job's pod printed, read where the edge keeps it: `kubectl logs`
+        goes through the edge stream tunnel, which is not built yet, so the container's
+        log file under the edge root (CRI's log format) is shown instead."""
+        from kubeedge.edge.runtime import ContainerFilter
+        from kubeedge.edge.runtime.contract import LABEL_POD_NAME
+        from kubeedge.edge.runtime.process import ProcessRuntime
+
+        items = self.kubectl_json("get", "pods", "-n", NAMESPACE, "-l",
+                                  f"job-name={job}")["items"]
+        for pod in items:
+            node, name = pod["spec"].get("nodeName", ""), pod["metadata"]["name"]
+            if node not in self.edge_roots:
+                continue
+            rt = ProcessRuntime(self.edge_roots[node], network=False)
+            found = asyncio.run(rt.list_containers(ContainerFilter(
+                labels={LABEL_POD_NAME: name})))
+            for c in found:
+                self.console.print(f"$ cat {c.log_path}   # pod {name} on {node}",
+                                   style="bold", markup=False, highlight=False)
+                with contextlib.suppress(OSError):
+                    for line in Path(c.log_path).read_text().splitlines():
+                        # CRI log lines: time, stream, tag, then the content.
+                        parts = line.split(" ", 3)
+                        click.echo(line if len(parts) < 4 else f"{parts[0]} {parts[3]}")
+
+    def show_all(self) -> None:
+        self.show_kubectl("get", "nodes,pods", "-o", "wide", "-n", NAMESPACE)
+
+    def web_pods(self) -> dict[str, dict[str, Any]]:
+        """The web pods by node name (one per edge)."""
+        items = self.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", "app=web")["items"]
+        return {p["spec"].get("nodeName", ""): p for p in items
+                if not p["metadata"].get("deletionTimestamp")}
+
+    def get_web(self, pod: dict[str, Any]) -> str:
+        ip = (pod.get("status") or {}).get("podIP", "")
+        url = f"http://{ip}:{WEB_PORT}/"
+        # Straight to the pod, never through a proxy from the environment.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=5) as response:
+            body = response.read().decode().strip()
+        self.console.print(f"$ curl {url}", style="bold", markup=False, highlight=False)
+        click.echo(body)
+        return body
+
+    def serve(self) -> None:
+        for pod in sorted(self.web_pods().values(), key=lambda p: p["spec"]["nodeName"]):
+            self.get_web(pod)
+        self.show_kubectl("get", "endpoints", "web", "-n", NAMESPACE)
+
+    # ---- autonomy -------------------------------------------------------------------------
+
+    def stop_cloud(self) -> None:
+        pid = self.cloudcore_pid()
+        self.say("cloudcore holds CloudHub (the edges' only link to the cloud), "
+                 "EdgeController, SyncController, the controllers and the scheduler. "
+                 f"Stopping it (SIGTERM to pid {pid}); the API server stays, so kubectl "
+                 "still answers, but nothing reaches or leaves the edges.")
+        setup.stop(self.layout.cloudcore_pid, command_mark=setup.CLOUDCORE_MARK)
+        for name in EDGES:
+            self.wait(lambda n=name: self.edge_state(n).get("connected") is False, 30,
+                      f"{name} to notice the cloud is gone")
+        for name in EDGES:
+            st = self.edge_state(name)
+            self.say(f"  {name}: edgecore pid {self.edgecore_pid(name)}, connected="
+                     f"{str(st.get('connected')).lower()}, phase {st.get('phase')}")
+
+    def crash_container(self, name: str, pod_prefix: str) -> tuple[str, int]:
+        """SIGKILL a container of pod `pod_prefix...` on edge `name`; the edge starts it
+        again by itself (restartPolicy Always). Its pod's name and the new pid."""
+        found = [(what, pid) for what, pid in self.containers(name).values()
+                 if what.startswith(pod_prefix)]
+        if not found:
+            raise DemoError(f"no running {pod_prefix}* container on {name}")
+        what, pid = found[0]
+        self.console.print(f"$ kill -KILL {pid}   # container {what} on {name}",
+                           style="bold", markup=False, highlight=False)
+        os.kill(pid, signal.SIGKILL)
+        new = self.wait(lambda: next((p for w, p in self.containers(name).values()
+                                      if w == what and p != pid), None), 30,
+                        f"{name} to start {what} again")
+        self.say(f"{name} started {what} again by itself (restartPolicy Always): pid "
+                 f"{pid} -> {new}. The API does not know yet.")
+        return what.split("/")[0], new
+
+    def restart_edge(self, name: str) -> tuple[dict[str, tuple[str, int]],
+                                               dict[str, tuple[str, int]]]:
+        root = self.edge_roots[name]
+        layout = EdgeLayout(root)
+        before = self.containers(name)
+        self._show_pids(f"Containers on {name} before", before)
+        old = self.edgecore_pid(name)
+        if old is None:
+            raise DemoError(f"edgecore of {name} is not running; see {layout.log}")
+        self.console.print(f"$ kill -TERM {old}   # edgecore of {name}", style="bold",
+                           markup=False, highlight=False)
+        os.kill(old, signal.SIGTERM)
+        self.wait(lambda: not setup.process_running(old), 20, f"edgecore {old} to stop")
+        self.say(f"edgecore {old} stopped; its containers run on under their supervisors.")
+        self.console.print(f"$ {sys.executable} -m kubeedge.cli.edgecore --config "
+                           f"{layout.config} &", style="bold", markup=False, highlight=False)
+        new = setup_edge.start_edgecore(layout.config, root)
+        self.wait(lambda: self.edgecore_pid(name) == new
+                  and self.edge_state(name).get("pid") == new, 30,
+                  f"edgecore of {name} to start again")
+        # It reads its database and re-attaches to the running containers; give its
+        # first relist a moment, then look (every container must still be there).
+        self.wait(lambda: self.containers(name) == before, 10,
+                  f"the containers on {name} to be as before")
+        after = self.containers(name)
+        self.say(f"edgecore runs again as pid {new} (cloud still down: "
+                 f"connected={str(self.edge_state(name).get('connected')).lower()}).")
+        self._show_pids(f"Containers on {name} after", after)
+        return before, after
+
+    def _show_pids(self, title: str, found: dict[str, tuple[str, int]]) -> None:
+        table = Table(title=title, title_justify="left", show_edge=False, box=None)
+        table.add_column("POD/CONTAINER")
+        table.add_column("CONTAINER ID")
+        table.add_column("PID", justify="right")
+        for cid, (what, pid) in sorted(found.items(), key=lambda kv: kv[1]):
+            table.add_row(what, cid[:13], str(pid))
+        self.console.print(table)
+
+    def restart_count(self, pod: str) -> int:
+        got = self.kubectl_json("get", "pod", pod, "-n", NAMESPACE)
+        return sum(int(c.get("restartCount") or 0)
+                   for c in (got.get("status") or {}).get("containerStatuses") or [])
+
+    def bring_cloud_back(self, before: dict[str, dict[str, Any]],
+                         restarts: dict[str, int]) -> float:
+        self.console.print(f"$ {' '.join(setup.cloudcore_command(self.layout))} &",
+                           style="bold", markup=False, highlight=False)
+        since = time.time()
+        start = time.monotonic()
+        pid = self.start_cloudcore()
+        self.say(f"cloudcore runs again (pid {pid}); the edges dial in and send what "
+                 "they kept while offline.")
+
+        def converged() -> bool:
+            if not all(self.edge_state(n).get("phase") == "ready" for n in EDGES):
+                return False
+            for node in self.kubectl_json("get", "nodes")["items"]:
+                if node["metadata"]["name"] not in EDGES:
+                    continue
+                ready = [c for c in node["status"].get("conditions") or []
+                         if c["type"] == "Ready"]
+                if not ready or ready[0]["status"] != "True" or _ts(
+                        ready[0].get("lastHeartbeatTime")) < int(since):
+                    return False
+            if any(self.restart_count(p) != n for p, n in restarts.items()):
+                return False
+            now = self.web_pods()
+            return (set(now) == set(before)
+                    and all(now[n]["metadata"]["uid"] == before[n]["metadata"]["uid"]
+                            and _pod_ready(now[n]) for n in now))
+
+        self.wait(converged, 60, "the nodes and pods to converge")
+        took = time.monotonic() - start
+        self.say(f"Converged {took:.1f} s after cloudcore started: both nodes report "
+                 "again; the web pods are the same pods (same UIDs), Running and Ready, "
+                 "never restarted; the API shows the restart the edge made offline ("
+                 + ", ".join(f"{p}: {n}" for p, n in restarts.items()) + ").")
+        return took
+
+    # ---- Volcano on simulated GPU nodes ---------------------------------------------------
+
+    def gangs(self) -> None:
+        """Gang scheduling (specs/volcano.md §4): two 2-GPU jobs on 3 GPUs. One runs
+        whole while the other waits with no pods, then the second runs; both
+        complete. The GPUs are on simulated (hollow) nodes, removed afterwards."""
+        hollow = self._start_hollow()
+        try:
+            self.show_kubectl("get", "nodes", "-l", "demo.kubeedge.io/hollow",
+                              "-o", "custom-columns=NAME:.metadata.name,"
+                              "GPUS:.status.allocatable.nvidia\\.com/gpu")
+            self.show_kubectl("apply", "-f", str(EXAMPLES / "volcano"))
+            self.wait(lambda: "Running" in (p := self._vcjob_phases()).values()
+                      or sorted(p.values()) == ["Completed", "Completed"], 90,
+                      "one training job to run")
+            self.show_kubectl("get", "vcjob,podgroups", "-n", NAMESPACE)
+            self.show_kubectl("get", "pods", "-n", NAMESPACE, "-l", "volcano.sh/job-name",
+                              "-o", "wide")
+            self.wait(lambda: sorted(self._vcjob_phases().values())
+                      == ["Completed", "Completed"], 90, "both training jobs to complete")
+            self.show_kubectl("get", "vcjob", "-n", NAMESPACE)
+        finally:
+            hollow.terminate()
+            hollow.wait(30)
+        self.say("The simulated GPU nodes are gone again; the training jobs are deleted "
+                 "with them.")
+        self.kubectl("delete", "-f", str(EXAMPLES / "volcano" / "20-two-gangs.yaml"),
+                     "--ignore-not-found", "--wait=false", check=False)
+
+    def _vcjob_phases(self) -> dict[str, str]:
+        items = self.kubectl_json("get", "vcjob", "-n", NAMESPACE).get("items") or []
+        return {i["metadata"]["name"]:
+                ((i.get("status") or {}).get("state") or {}).get("phase") or ""
+                for i in items}
+
+    def _start_hollow(self) -> subprocess.Popen[bytes]:
+        log_path = self.layout.logs / "hollow.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kubeedge.hollow", "--root", str(self.root),
+                 "--nodes", "3", "--gpus", "1", "--name-prefix", "gpu-node-",
+                 "--label", "demo.kubeedge.io/hollow=true", "--ready-delay", "1",
+                 "--cleanup"], stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        try:
+            self.wait(lambda: proc.poll() is not None or b"registered" in
+                      log_path.read_bytes(), 60, "the simulated GPU nodes to register")
+        except DemoError:
+            proc.kill()
+            raise
+        if proc.poll() is not None:
+            raise DemoError(f"the simulated nodes did not start; see {log_path}")
+        return proc
+
+    # ---- the end ------------------------------------------------------------------------
+
+    def summary(self, steps: Steps, outcomes: list[str]) -> None:
+        self.console.print()
+        self.console.rule("[bold]Summary", align="left")
+        for line in outcomes:
+            self.say(f"  • {line}")
+        table = Table(show_edge=False, box=None)
+        table.add_column("STEP")
+        table.add_column("SECONDS", justify="right")
+        for title, took in steps.done:
+            table.add_row(title, f"{took:.1f}")
+        table.add_row("total", f"{sum(t for _, t in steps.done):.1f}", style="bold")
+        self.console.print(table)
+        installed = Path(sys.executable).parent / "keadm"
+        keadm = installed if installed.exists() else f"{sys.executable} -m kubeedge.cli.keadm"
+        self.console.print()
+        self.say("[bold]The cloud and both edges keep running.[/bold] To look around:")
+        self.say(f"  export KUBECONFIG={self.layout.admin_kubeconfig}")
+        self.say(f"  kubectl get all -n {NAMESPACE} -o wide")
+        self.say(f"  ls {self.edge_roots[EDGES[0]]}/var/log/pods   # container logs")
+        self.say("To stop everything (edges first, while the cloud can still take their "
+                 "goodbye):")
+        for root in self.edge_roots.values():
+            self.say(f"  {keadm} reset edge --root {root} --force")
+        self.say(f"  {keadm} reset --root {self.root} --force")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ts(value: str | None) -> int:
+    """An RFC 3339 time of the API (seconds) as a Unix time; 0 when absent."""
+    from datetime import datetime
+
+    if not value:
+        return 0
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    return status.get("phase") == "Running" and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
 
 
 @click.command()
 @click.option("--root", default=".demo", show_default=True,
-              help="Where the demo control plane keeps its files.")
+              help="Where the demo cloud and its edges keep their files.")
 @click.option("--port", type=int, default=None,
               help="API server port (default 6443, or a free one when 6443 is taken).")
-def main(root: str, port: int | None) -> None:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
+@click.option("--gpu/--no-gpu", default=True, show_default=True,
+              help="Also show Volcano gang scheduling on simulated GPU nodes.")
+def main(root: str, port: int | None, gpu: bool) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    if shutil.which("kubectl") is None:
         click.echo("Error: kubectl is not installed; install kubectl 1.32 and run `make demo` "
                    "again.", err=True)
         sys.exit(1)
-    root_path = Path(root).resolve()
-    layout = setup.Layout(root_path)
-    keadm = [sys.executable, "-m", "kubeedge.cli.keadm"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-    env["KUBECONFIG"] = str(layout.admin_kubeconfig)
-    # The installed kubectl caches the server version per HOME (specs/k8s-api.md §0.1).
-    env["HOME"] = str(root_path / "home")
-    Path(env["HOME"]).mkdir(parents=True, exist_ok=True)
-
-    if setup.pid_alive(layout.apiserver_pid) is not None:
-        click.echo(f"A demo control plane is already running under {root_path}; reusing it.\n")
-    else:
-        if port is None:
-            port = DEFAULT_PORT if setup.port_free("127.0.0.1", DEFAULT_PORT) else 0
-        if port == 0:
-            import socket
-
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = int(sock.getsockname()[1])
-        _show([*keadm, "init", "--root", str(root_path), "--advertise-address", "127.0.0.1",
-               "--apiserver-port", str(port)], env)
-
-    _show([kubectl, "version"], env)
-    _show([kubectl, "apply", "-f", str(EXAMPLES)], env)
-    _show([kubectl, "apply", "-f", str(EXAMPLES / "crd" / "10-widget-crd.yaml")], env)
-    _show([kubectl, "wait", "--for=condition=Established", "crd/widgets.example.com",
-           "--timeout=30s"], env)
-    _show([kubectl, "apply", "-f", str(EXAMPLES / "crd" / "20-widget.yaml")], env)
-    _show([kubectl, "get", "namespaces"], env)
-    # Edges can join but cannot run pods yet (that is edgecore's next part), so three
-    # simulated nodes play kubelet while the demo runs, to show the controllers and the
-    # scheduler at work; they are removed at the end.
-    click.secho("Starting 3 simulated (hollow) nodes for the demo", bold=True)
-    hollow = _start_hollow(root_path, env)
+    root_path = Path(root).expanduser().resolve()
+    demo = Demo(root_path, console)
+    Path(demo.env["HOME"]).mkdir(parents=True, exist_ok=True)
+    steps = Steps(console, total=8 if gpu else 7)
+    outcomes: list[str] = []
     try:
-        _show([kubectl, "get", "nodes"], env)
-        _show([kubectl, "rollout", "status", "deployment/api", "-n", "demo",
-               "--timeout=60s"], env)
-        _show([kubectl, "rollout", "status", "daemonset/node-agent", "-n", "demo",
-               "--timeout=60s"], env)
-        _show([kubectl, "get", "pods", "-n", "demo", "-o", "wide"], env)
-        _show([kubectl, "get", "deployments,replicasets,daemonsets,pdb,endpoints", "-n",
-               "demo"], env)
-        _gangs(kubectl, env)
-    finally:
-        hollow.terminate()
-        hollow.wait(30)
-    _show([kubectl, "get", "services,configmaps", "-n", "demo"], env)
-    _show([kubectl, "get", "widgets", "-n", "demo"], env)
-    _show([kubectl, "auth", "can-i", "--list", "-n", "demo"], env)
-
-    click.secho("The control plane keeps running. To continue:", bold=True)
-    click.echo(f"  export KUBECONFIG={layout.admin_kubeconfig}")
-    click.echo("  kubectl get all -n demo")
-    click.echo("  kubectl explain pod.spec.containers")
-    keadm_bin = Path(sys.executable).parent / "keadm"
-    click.echo(f"  {keadm_bin} reset --root {root_path} --force   # stop it, remove its state")
-
-
-def _job_phases(kubectl: str, env: dict[str, str]) -> dict[str, str]:
-    proc = _run([kubectl, "get", "vcjob", "-n", "demo", "-o", "json"], env)
-    return {item["metadata"]["name"]:
-            ((item.get("status") or {}).get("state") or {}).get("phase") or ""
-            for item in json.loads(proc.stdout).get("items") or []}
-
-
-def _wait_phases(kubectl: str, env: dict[str, str], done: Callable[[dict[str, str]], bool],
-                 what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not done(phases := _job_phases(kubectl, env)):
-        if time.monotonic() > deadline:
-            click.echo(f"Error: timed out waiting for {what}; the jobs are {phases}", err=True)
-            sys.exit(1)
-        time.sleep(0.5)
-
-
-def _gangs(kubectl: str, env: dict[str, str]) -> None:
-    """Gang scheduling (specs/volcano.md §4): two 2-GPU jobs on 3 GPUs. One runs whole
-    while the other waits with no pods, then the second runs; both complete."""
-    click.secho("Gang scheduling: two jobs that each need 2 of the 3 GPUs at once",
-                bold=True)
-    _show([kubectl, "apply", "-f", str(EXAMPLES / "volcano")], env)
-    _wait_phases(kubectl, env, lambda p: "Running" in p.values()
-                 or sorted(p.values()) == ["Completed", "Completed"],
-                 "one training job to run")
-    _show([kubectl, "get", "vcjob,podgroups", "-n", "demo"], env)
-    _show([kubectl, "get", "pods", "-n", "demo", "-l", "volcano.sh/job-name", "-o", "wide"],
-          env)
-    _wait_phases(kubectl, env, lambda p: sorted(p.values()) == ["Completed", "Completed"],
-                 "both training jobs to complete")
-    _show([kubectl, "get", "vcjob", "-n", "demo"], env)
-
-
-def _start_hollow(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log_path = root / "var/log/kubeedge/hollow.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kubeedge.hollow", "--root", str(root), "--nodes", "3",
-             "--gpus", "1", "--name-prefix", "demo-node-", "--ready-delay", "1", "--cleanup"],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if b"registered" in log_path.read_bytes():
-            return proc
-        time.sleep(0.1)
-    proc.kill()
-    click.echo(f"Error: the simulated nodes did not start; see {log_path}", err=True)
-    sys.exit(1)
+        with steps.step("Start the cloud: keadm init (API server + cloudcore)"):
+            demo.start_cloud(port)
+        with steps.step(f"Join two edges: keadm gettoken, keadm join {' and '.join(EDGES)}"):
+            demo.join_edges()
+        with steps.step("Deploy examples/: a Deployment over both edges, a DaemonSet, "
+                        "a Job"):
+            demo.deploy()
+            demo.show_all()
+            pods = demo.web_pods()
+            if set(pods) != set(EDGES):
+                raise DemoError(f"the web pods are not one per edge: {sorted(pods)}")
+            outcomes.append("examples/ deployed: web (one pod per edge), node-agent (one "
+                            "per edge), job primes Complete")
+        with steps.step("Serve: an HTTP GET to each web pod's IP"):
+            demo.serve()
+        edge = EDGES[0]
+        with steps.step("Autonomy: stop the cloud (cloudcore); the edges carry on"):
+            demo.stop_cloud()
+            demo.get_web(pods[edge])
+            crashed = next(p["metadata"]["name"] for p in demo.kubectl_json(
+                "get", "pods", "-n", NAMESPACE, "-l", "app=node-agent")["items"]
+                           if p["spec"].get("nodeName") == EDGES[1])
+            restarts = {crashed: demo.restart_count(crashed) + 1}
+            demo.crash_container(EDGES[1], crashed)
+        with steps.step(f"Autonomy: restart {edge}'s edgecore while the cloud is down"):
+            before, after = demo.restart_edge(edge)
+            body = demo.get_web(pods[edge])
+            same = before == after
+            outcomes.append(f"cloud down, {edge}'s edgecore restarted: its {len(after)} "
+                            f"containers kept their pids ({'same' if same else 'CHANGED'}), "
+                            f"its web pod still answers: {body!r}")
+        with steps.step("Bring the cloud back and watch the status converge"):
+            took = demo.bring_cloud_back(pods, restarts)
+            demo.show_all()
+            outcomes.append(f"cloud back: nodes and pods converged in {took:.1f} s: same "
+                            f"web pod UIDs, no web restarts, {crashed}'s offline restart "
+                            "counted in the API")
+        if gpu:
+            with steps.step("Volcano gang scheduling on 3 simulated GPU nodes"):
+                demo.gangs()
+                outcomes.append("gang scheduling: two 2-GPU jobs on 3 GPUs ran one after "
+                                "the other, both Completed")
+    except (DemoError, setup.SetupError) as exc:
+        console.print(f"[red]Error:[/red] {exc}", highlight=False)
+        console.print(f"Logs: {demo.layout.logs} (cloud), "
+                      + ", ".join(str(EdgeLayout(r).log) for r in demo.edge_roots.values()),
+                      highlight=False)
+        sys.exit(1)
+    demo.summary(steps, outcomes)
 
 
 if __name__ == "__main__":
