@@ -1003,8 +1003,13 @@ class Edged:
             return cs
 
     def _pod_ip(self, pod: Mapping[str, Any], sandbox: PodSandboxStatus | None) -> str:
-        if (pod.get("spec") or {}).get("hostNetwork") or sandbox is None:
+        if (pod.get("spec") or {}).get("hostNetwork"):
             return self.settings.node_ip
+        if sandbox is None:
+            # A finished pod's sandbox is gone: it keeps the IP it had, as kubelet keeps
+            # status.podIP (a new pod with no sandbox yet has none to keep).
+            previous = str((pod.get("status") or {}).get("podIP") or "")
+            return previous or self.settings.node_ip
         return str(getattr(sandbox, "ip", "") or getattr(sandbox, "pod_ip", "")
                    or self.settings.node_ip)
 

@@ -477,8 +477,11 @@ class PodNetwork:
         async with self._routes_lock:
             local = await self._local_addresses()
             own_net = ipaddress.ip_network(own, strict=False) if own else None
+            # A loopback gateway is this host whatever `ip addr` lists (127.0.0.0/8 is
+            # all local): edges on one machine reach each other's pods through their
+            # own bridges' routes already.
             keep = [(c, v) for c, v in dict.fromkeys(wanted)
-                    if v not in local
+                    if v not in local and not ipaddress.ip_address(v).is_loopback
                     and not (own_net and ipaddress.ip_network(c).overlaps(own_net))]
             before = self.programmed_routes()
             errors = []

@@ -614,3 +614,14 @@ async def test_stored_cluster_names_are_used_from_the_start(
         assert [ip for ip, _ in configs[0].hosts_entries] == ["10.244.5.5"]
     finally:
         task.cancel()
+
+
+async def test_a_finished_pod_keeps_its_ip_after_its_sandbox_is_gone(h: Harness) -> None:
+    # kubelet keeps status.podIP of a terminated pod; the node's IP is only for pods on
+    # the host network (or with no IP yet).
+    edged = await h.start()
+    finished = {"spec": {}, "status": {"phase": "Succeeded", "podIP": "10.244.1.9"}}
+    assert edged._pod_ip(finished, None) == "10.244.1.9"
+    assert edged._pod_ip({"spec": {}, "status": {}}, None) == NODE_IP
+    assert edged._pod_ip({"spec": {"hostNetwork": True}, "status": {"podIP": "x"}},
+                         None) == NODE_IP

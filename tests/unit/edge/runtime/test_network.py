@@ -147,3 +147,25 @@ async def test_teardown_of_an_unknown_sandbox_is_a_no_op(tmp_path: Path) -> None
     await net.teardown("0" * 64)
     with pytest.raises(NetworkError):
         await net.teardown("../etc")
+
+
+async def test_routes_via_a_loopback_address_are_skipped(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """Edges on one machine with node IPs 127.0.0.2 and .3 (the non-root demo): those
+    gateways are this host even though `ip addr` lists only 127.0.0.1."""
+    from kubeedge.edge.runtime import network
+
+    commands: list[list[str]] = []
+
+    async def run(argv: list[str], **_: object) -> tuple[int, str, str]:
+        commands.append(list(argv))
+        return 0, "[]", ""
+
+    monkeypatch.setattr(network, "_run", run)
+    net = PodNetwork(tmp_path)
+    assert await net.program_routes([("10.244.9.0/24", "127.0.0.3"),
+                                     ("10.244.8.0/24", "192.0.2.8")]) == [
+        ("10.244.8.0/24", "192.0.2.8")]
+    replaced = [c for c in commands if c[:3] == ["ip", "route", "replace"]]
+    assert replaced == [["ip", "route", "replace", "10.244.8.0/24", "via", "192.0.2.8"]]
