@@ -267,10 +267,13 @@ class EdgeCore:
     async def _start_network(self, bus: Any, runtime: Any) -> None:
         """PodNetworkSync over the runtime, fed first with the edge's stored Node and
         noderoutes (see the module docstring)."""
-        from kubeedge.edge.metamanager.manager import RESOURCE_NODEROUTES
         from kubeedge.edge.metamanager.store import MetaStoreError
         from kubeedge.edge.node import PodNetworkSync
-        from kubeedge.messaging.resource import NULL_NAMESPACE, RESOURCE_NODE
+        from kubeedge.messaging.resource import (
+            NULL_NAMESPACE,
+            RESOURCE_NODE,
+            RESOURCE_NODEROUTES,
+        )
 
         name = self.config.node_name
         initial = []

@@ -65,6 +65,11 @@ RESOURCE_MEMBERSHIP = "membership"
 RESOURCE_TWIN = "twin"
 RESOURCE_AUTH_INFO = "auth_info"
 RESOURCE_NODE_CONNECTION = "node/connection"  # EdgeHub's connect event (spec §3)
+# Ours, no KubeEdge counterpart: summaries cloudcore's EdgeController sends each edge
+# (cloud/edgecontroller/routes.py, hosts.py): the other edges' podCIDRs and addresses,
+# and the cluster's headless Service and pod host names.
+RESOURCE_NODEROUTES = "noderoutes"
+RESOURCE_CLUSTERHOSTS = "clusterhosts"
 # Upstream device resource suffixes the cloud recognises (cloud/pkg/common/messagelayer).
 RESOURCE_TWIN_EDGE_UPDATED = "twin/edge_updated"
 RESOURCE_TWIN_CLOUD_UPDATED = "twin/cloud_updated"

@@ -55,15 +55,13 @@ from typing import Any
 
 from kubeedge.cloud.edgecontroller.messages import object_message
 from kubeedge.messaging.message import OP_UPDATE, Message
-from kubeedge.messaging.resource import NULL_NAMESPACE, ResourceError
+from kubeedge.messaging.resource import NULL_NAMESPACE, RESOURCE_CLUSTERHOSTS, ResourceError
 
 __all__ = ["KIND_CLUSTER_HOSTS", "MAX_ADDRESSES", "RESOURCE_CLUSTERHOSTS", "ClusterHosts",
            "endpoint_addresses", "is_headless"]
 
 log = logging.getLogger(__name__)
 
-# The same string as kubeedge.edge.metamanager.manager.RESOURCE_CLUSTERHOSTS.
-RESOURCE_CLUSTERHOSTS = "clusterhosts"
 KIND_CLUSTER_HOSTS = "ClusterHosts"
 # Addresses in one summary (each one hosts line per pod; see the module docstring).
 MAX_ADDRESSES = 1000

@@ -40,14 +40,12 @@ from typing import Any
 
 from kubeedge.cloud.edgecontroller.messages import object_message
 from kubeedge.messaging.message import OP_UPDATE, Message
-from kubeedge.messaging.resource import NULL_NAMESPACE, ResourceError
+from kubeedge.messaging.resource import NULL_NAMESPACE, RESOURCE_NODEROUTES, ResourceError
 
 __all__ = ["KIND_NODE_ROUTES", "RESOURCE_NODEROUTES", "NodeRoutes", "node_route"]
 
 log = logging.getLogger(__name__)
 
-# The same string as kubeedge.edge.metamanager.manager.RESOURCE_NODEROUTES.
-RESOURCE_NODEROUTES = "noderoutes"
 KIND_NODE_ROUTES = "NodeRoutes"
 
 Obj = Mapping[str, Any]

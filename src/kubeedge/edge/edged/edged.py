@@ -115,6 +115,7 @@ from kubeedge.messaging.message import (
 )
 from kubeedge.messaging.resource import (
     NULL_NAMESPACE,
+    RESOURCE_CLUSTERHOSTS,
     RESOURCE_CONFIGMAP,
     RESOURCE_POD,
     RESOURCE_SECRET,
@@ -133,9 +134,8 @@ Obj = dict[str, Any]
 MIN_GRACE_SECONDS = 2.0
 # How soon a sync that failed for a transient reason (a mount, the DB) is retried.
 RETRY_SECONDS = 2.0
-# The cloud's summary of headless Service names and pod hostnames (ours; the same
-# string as metamanager.manager.RESOURCE_CLUSTERHOSTS and cloud/edgecontroller/hosts.py).
-RESOURCE_CLUSTERHOSTS = "clusterhosts"
+# The kind of the cloud's summary of headless Service names and pod hostnames (ours,
+# messaging.resource.RESOURCE_CLUSTERHOSTS).
 KIND_CLUSTER_HOSTS = "ClusterHosts"
 # Lines a pod's /etc/hosts gets from that summary, at most: the C library reads the file
 # from the top on every lookup, so a cluster with thousands of headless endpoints must

@@ -89,10 +89,12 @@ from kubeedge.messaging.message import (
     new_respond_message,
 )
 from kubeedge.messaging.resource import (
+    RESOURCE_CLUSTERHOSTS,
     RESOURCE_CONFIGMAP,
     RESOURCE_EVENT,
     RESOURCE_NODE,
     RESOURCE_NODE_CONNECTION,
+    RESOURCE_NODEROUTES,
     RESOURCE_POD,
     RESOURCE_PODSTATUS,
     RESOURCE_SECRET,
@@ -127,7 +129,6 @@ Obj = dict[str, Any]
 # the API revision it reflects, content {"kind": "ClusterHosts", "metadata": {"name",
 # "resourceVersion"}, "services": [{"namespace", "name", "addresses": [{"ip",
 # "hostname"}]}]} (plus "truncated": n when the cloud's cap left n addresses out).
-RESOURCE_CLUSTERHOSTS = "clusterhosts"
 # Types whose cloud changes edged needs (the brief's interface 1; KubeEdge sends edged
 # every type but node, edged ignores the rest).
 FORWARDED_TYPES = frozenset({RESOURCE_POD, RESOURCE_CONFIGMAP, RESOURCE_SECRET,
@@ -140,7 +141,6 @@ FORWARDED_TYPES = frozenset({RESOURCE_POD, RESOURCE_CONFIGMAP, RESOURCE_SECRET,
 # `null/noderoutes/<this node>`, operation `update`, header resourceversion the API
 # revision it was computed at, content {"kind": "NodeRoutes", "metadata": {"name",
 # "resourceVersion"}, "routes": [{"nodeName", "podCIDR", "podCIDRs", "nodeIP"}]}.
-RESOURCE_NODEROUTES = "noderoutes"
 # Where the edge's own Node and its noderoutes go (edge/node.py PodNetworkSync).
 MODULE_NODE_NETWORK = "nodenetwork"
 NODE_NETWORK_TYPES = frozenset({RESOURCE_NODE, RESOURCE_NODEROUTES})
