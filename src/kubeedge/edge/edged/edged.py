@@ -721,11 +721,8 @@ class Edged:
         entries = self._hosts_entries(w.pod)
         if w.hosts_sandbox == sandbox_id and w.hosts == entries:
             return
-        update = getattr(self.runtime, "update_pod_hosts", None)
-        if update is None:
-            return
         try:
-            if await update(sandbox_id, entries):
+            if await self.runtime.update_pod_hosts(sandbox_id, entries):
                 self.hosts_updates += 1
         except (RuntimeServiceError, OSError) as exc:
             log.debug("edged: hosts of %s not rewritten: %s", _pod_ref(w.pod), exc)

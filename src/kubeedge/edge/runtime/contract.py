@@ -371,6 +371,12 @@ class Runtime(Protocol):
         """The node's podCIDR (from Node.spec.podCIDR), kept across restarts."""
         ...
 
+    async def update_pod_hosts(self, sandbox_id: str,
+                               hosts_entries: Sequence[tuple[str, Sequence[str]]]) -> bool:
+        """Rewrite a running sandbox's /etc/hosts extra entries (the cluster's names
+        changed); False when the sandbox uses the host's file (host network)."""
+        ...
+
     # ImageService
     async def pull_image(self, image: str) -> ImageRef: ...
 
