@@ -38,7 +38,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
 def edge(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("edge") / "root"
     try:
-        ep.join_edge(cloud, root, NODE)
+        # Two GPUs from configuration (edges also count them with nvidia-smi).
+        ep.join_edge(cloud, root, NODE,
+                     'modules.edged.extraCapacity={"nvidia.com/gpu": 2}')
         yield root
     finally:
         ep.reset_edge(root, cloud)
@@ -435,3 +437,66 @@ async def test_static_pod_with_an_unknown_volume_type_is_reported(
         _edgecore_alive(edge, pid)
     finally:
         path.unlink(missing_ok=True)
+
+
+async def test_kubectl_run_with_the_busybox_and_python_images(cloud: Cloud,
+                                                              edge: Path) -> None:
+    """Issue 7: `kubectl run x --image=busybox -- sleep 1d` and `--image=python --
+    python3 -c ...` work with the process runtime's image table."""
+    try:
+        await asyncio.to_thread(cloud.kubectl, "run", "sleeper", "--image=busybox",
+                                "--", "sleep", "1d")
+        await asyncio.to_thread(cloud.kubectl, "run", "answer", "--image=python",
+                                "--restart=Never", "--", "python3", "-c", "print(6 * 7)")
+        sleeper = await ep.wait_pod(cloud, "sleeper", ep.is_ready, 15, "Running")
+        assert sleeper["spec"]["nodeName"] == NODE
+        answer = await ep.wait_pod(
+            cloud, "answer", lambda p: (p.get("status") or {}).get("phase") == "Succeeded",
+            15, "Succeeded")
+        state = ep.container_status(answer, "answer")["state"]["terminated"]
+        assert state["exitCode"] == 0 and state["reason"] == "Completed"
+        [done] = await asyncio.to_thread(ep.containers, edge, answer["metadata"]["uid"])
+        assert ep.log_text(done).strip() == "42"
+    finally:
+        await asyncio.to_thread(cloud.kubectl, "delete", "pod", "sleeper", "answer",
+                                "--grace-period=1", "--ignore-not-found", check=False)
+
+
+GPU_SCRIPT = """
+import os, time
+print(os.environ.get("NVIDIA_VISIBLE_DEVICES"), os.environ.get("CUDA_VISIBLE_DEVICES"),
+      flush=True)
+time.sleep(1000)
+"""
+
+
+async def test_gpu_pods_get_their_own_gpus(cloud: Cloud, edge: Path) -> None:
+    """Issue 7: a pod bound with nvidia.com/gpu gets NVIDIA_VISIBLE_DEVICES and
+    CUDA_VISIBLE_DEVICES naming the GPUs the edge assigned it; no two running pods
+    share one; a third finds none free and is not scheduled."""
+    names = ["gpu-a", "gpu-b", "gpu-c"]
+    limits = {"resources": {"limits": {"nvidia.com/gpu": "1"}}}
+    try:
+        await asyncio.to_thread(ep.apply, cloud, *[
+            ep.python_pod(name, GPU_SCRIPT, **limits) for name in names])
+        seen = {}
+        for name in names[:2]:
+            running = await ep.wait_pod(cloud, name, ep.is_ready, 15, "Running")
+            container = await eventually(
+                lambda uid=running["metadata"]["uid"]: ep.running(edge, uid), timeout=10,
+                what=f"{name}'s container")
+            line = await eventually(lambda c=container: ep.log_text(c).strip(),
+                                    timeout=10, what=f"{name}'s output")
+            nvidia, cuda = line.split()
+            assert nvidia == cuda and nvidia.isdigit(), line
+            seen[name] = nvidia
+        assert sorted(seen.values()) == ["0", "1"], seen
+        # Both GPUs are taken: the scheduler leaves the third pod Pending.
+        third = await ep.wait_pod(
+            cloud, "gpu-c", lambda p: any(c.get("reason") == "Unschedulable" for c in
+                                          (p.get("status") or {}).get("conditions") or []),
+            15, "Unschedulable")
+        assert not third["spec"].get("nodeName")
+    finally:
+        await asyncio.to_thread(cloud.kubectl, "delete", "pod", *names, "--grace-period=1",
+                                "--ignore-not-found", check=False)
