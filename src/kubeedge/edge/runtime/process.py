@@ -148,6 +148,10 @@ class ProcessRuntime:
         self.state_dir = self.root / "var/lib/kubeedge/runtime"
         self.sandbox_dir = self.state_dir / "sandboxes"
         self.container_dir = self.state_dir / "containers"
+        # config.json per container id: written once at create and never changed, so
+        # lists filter by labels, sandbox, name and attempt without reading every
+        # container's files (a node's full list is asked for on every pod sync).
+        self._configs: dict[str, dict[str, Any]] = {}
         self.log_root = self.root / "var/log/pods"
         self.images = ImageTable(images)
         self.cgroup_parent = cgroup_parent
@@ -337,9 +341,15 @@ class ProcessRuntime:
         return self.container_dir / container_id
 
     def _config(self, container_id: str) -> dict[str, Any]:
-        data = _read_json(self._dir(container_id) / "config.json")
+        d = self._dir(container_id)
+        cached = self._configs.get(container_id)
+        if cached is not None and d.is_dir():
+            return cached
+        data = _read_json(d / "config.json")
         if data is None:
+            self._configs.pop(container_id, None)
             raise ContainerNotFound(f"container {container_id!r} not found")
+        self._configs[container_id] = data
         return data
 
     async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
@@ -502,19 +512,20 @@ class ProcessRuntime:
             if f.id and d.name != f.id:
                 continue
             try:
+                # What never changes filters first; only matches read their state.
+                cfg = self._config(d.name)
+                md = cfg["metadata"]
+                if ((f.sandbox_id and cfg["sandboxId"] != f.sandbox_id)
+                        or (f.name and md["name"] != f.name)
+                        or (f.attempt is not None and md.get("attempt", 0) != f.attempt)
+                        or not _labels_match(cfg["labels"], f.labels)):
+                    continue
                 s = self._status(d.name)
             except ContainerNotFound:
                 continue  # being created or removed
-            if f.sandbox_id and s.sandbox_id != f.sandbox_id:
-                continue
             if f.state is not None and s.state != f.state:
                 continue
-            if f.name and s.metadata.name != f.name:
-                continue
-            if f.attempt is not None and s.metadata.attempt != f.attempt:
-                continue
-            if _labels_match(s.labels, f.labels):
-                out.append(s)
+            out.append(s)
         return sorted(out, key=lambda s: s.created_at)
 
     def _signal_group(self, sup: dict[str, Any], sig: signal.Signals) -> None:
@@ -570,6 +581,7 @@ class ProcessRuntime:
         cgroups.remove((sup.get("cgroup") or {}).get("paths") or [])
         # Renamed first so a concurrent list never sees a half-removed container.
         gone = d.with_name(f".removed-{container_id}")
+        self._configs.pop(container_id, None)
         with contextlib.suppress(FileNotFoundError):
             os.replace(d, gone)
         shutil.rmtree(gone, ignore_errors=True)
