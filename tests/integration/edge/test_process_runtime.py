@@ -21,7 +21,9 @@ import pytest
 
 from kubeedge.edge.runtime import (
     ContainerConfig,
+    ContainerFilter,
     ContainerMetadata,
+    ContainerNotFound,
     ContainerResources,
     ContainerState,
     ContainerStatus,
@@ -369,3 +371,22 @@ async def test_stdin_once_closes_stdin_after_the_first_session(rt: ProcessRuntim
     await rt.write_stdin(cid, b"only\n")
     s = await exited(rt, cid)
     assert s.exit_code == 0 and logged(s.log_path, "only")
+
+
+async def test_lists_filter_by_labels_and_forget_containers_removed_elsewhere(
+        rt: ProcessRuntime) -> None:
+    """Lists filter on each container's (cached) config; a container removed by another
+    runtime object over the same root (keadm reset beside a dead edgecore) is gone
+    from this one's answers too."""
+    first = await run(rt, "sleep", "300", labels={"app": "a"})
+    second = await run(rt, "sleep", "300", labels={"app": "b"})
+    assert [c.id for c in await rt.list_containers(ContainerFilter(labels={"app": "b"}))
+            ] == [second]
+    assert {c.id for c in await rt.list_containers()} == {first, second}
+
+    other = ProcessRuntime(rt.root, cgroup_parent=rt.cgroup_parent)
+    await other.remove_container(second)
+    assert [c.id for c in await rt.list_containers()] == [first]
+    assert await rt.list_containers(ContainerFilter(labels={"app": "b"})) == []
+    with pytest.raises(ContainerNotFound):
+        await rt.container_status(second)
