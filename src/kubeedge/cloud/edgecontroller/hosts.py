@@ -20,42 +20,32 @@ would reach: `<svc>.<ns>.svc`, `<svc>.<ns>`, and `<svc>` for pods of the same
 namespace) under its own `clusterDomain` (edge/edged/edged.py `cluster_hosts_entries`).
 Every namespace is sent, as DNS answers any pod about any namespace.
 
-The message (the edge stores it as any object, MetaManager forwards it to edged):
-
-- route: source `edgecontroller`, group `resource`, operation `update`, resource
-  `node/<edge>/null/clusterhosts/<edge>`;
-- header.resourceversion: the newest API revision the Service and Endpoints informers
-  have seen (only grows, so the edge database keeps the newest summary when an older
-  one is resent);
-- content: `{"apiVersion": "v1", "kind": "ClusterHosts", "metadata": {"name": <edge>,
-  "resourceVersion": <rv>}, "services": [{"namespace", "name", "addresses": [{"ip",
-  "hostname"}]}]}`, services sorted by namespace and name, addresses by IP; with
-  `"truncated": <n>` when n addresses were left out by the cap. No `metadata.uid`: not an
-  API object, so CloudHub reports no ObjectSync for it and its ACK key is the message id.
+The message goes as every edge summary does (`summary.py`; the edge stores it as any
+object and MetaManager forwards it to edged): resource
+`node/<edge>/null/clusterhosts/<edge>`, content `{"kind": "ClusterHosts", ...,
+"services": [{"namespace", "name", "addresses": [{"ip", "hostname"}]}]}`, services
+sorted by namespace and name, addresses by IP, with `"truncated": <n>` when n addresses
+were left out by the cap; the revision the Service and Endpoints informers' newest.
 
 Size: every address is one line in every pod's /etc/hosts, which the C library reads
 from the top on every lookup, so the summary carries at most `MAX_ADDRESSES` (1,000)
 addresses, whole Services first in name order; what is left out is counted in
 `truncated` and logged. The edge caps a pod's extra lines the same way.
 
-When it goes: to an edge when it connects (CloudHub's `connected` event), and to every
-connected edge when what it would say changes (a headless Service appears or goes, its
-ready addresses or their hostnames change). Changes that do not touch it (a ClusterIP
-Service, an Endpoints annotation) send nothing. A burst (a rollout, an informer relist)
-is coalesced: the summary is computed `delay` seconds after the first change. An edge
-that is not connected gets nothing until it connects.
+It changes when a headless Service appears or goes, or its ready addresses or their
+hostnames change; changes that do not touch it (a ClusterIP Service, an Endpoints
+annotation) send nothing. A burst (a rollout, a relist) is coalesced over `delay`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubeedge.cloud.edgecontroller.messages import object_message
-from kubeedge.messaging.message import OP_UPDATE, Message
-from kubeedge.messaging.resource import NULL_NAMESPACE, RESOURCE_CLUSTERHOSTS, ResourceError
+from kubeedge.cloud.edgecontroller.summary import EdgeSummary
+from kubeedge.messaging.message import Message
+from kubeedge.messaging.resource import RESOURCE_CLUSTERHOSTS
 
 __all__ = ["KIND_CLUSTER_HOSTS", "MAX_ADDRESSES", "RESOURCE_CLUSTERHOSTS", "ClusterHosts",
            "endpoint_addresses", "is_headless"]
@@ -70,13 +60,6 @@ COALESCE_DELAY = 0.05
 
 Obj = Mapping[str, Any]
 Key = tuple[str, str]
-
-
-def _rv(value: Any) -> int:
-    try:
-        return int(str(value or "0"))
-    except ValueError:
-        return 0
 
 
 def _key(obj: Obj) -> Key:
@@ -113,36 +96,28 @@ def _ip_order(ip: str) -> tuple[int, ...] | tuple[int, str]:
     return (1 << 9, ip)
 
 
-class ClusterHosts:
-    """Service and Endpoints informer handlers plus CloudHub's connect events in,
-    `clusterhosts` messages out through `outbox`. `version()` gives the informers'
-    newest resourceVersion. Run `run()` as a task; `flush()` sends what changed now."""
+class ClusterHosts(EdgeSummary):
+    """Service and Endpoints informer handlers in, `clusterhosts` messages out
+    (`EdgeSummary`)."""
+
+    kind = KIND_CLUSTER_HOSTS
+    resource_type = RESOURCE_CLUSTERHOSTS
+    field = "services"
 
     def __init__(self, outbox: Callable[[Message], None],
                  version: Callable[[], str] = lambda: "", *,
                  max_addresses: int = MAX_ADDRESSES,
                  delay: float = COALESCE_DELAY) -> None:
-        self.outbox = outbox
-        self.version = version
+        super().__init__(outbox, version, delay=delay)
         self.max_addresses = max_addresses
-        self.delay = delay
         self.headless: set[Key] = set()
         self.addresses: dict[Key, list[dict[str, str]]] = {}
-        self.connected: set[str] = set()
-        self.sent: dict[str, list[dict[str, Any]]] = {}
-        self._newest = 0
-        self._dirty = asyncio.Event()
         self._warned_truncated = 0
-        self.messages = 0
 
     # -- inputs --
 
-    def _saw(self, obj: Obj) -> None:
-        self._newest = max(self._newest, _rv((obj.get("metadata") or {}).get(
-            "resourceVersion")))
-
     def on_service_add(self, service: Obj) -> None:
-        self._saw(service)
+        self.saw(service)
         key = _key(service)
         before = key in self.headless
         if is_headless(service):
@@ -150,21 +125,21 @@ class ClusterHosts:
         else:
             self.headless.discard(key)
         if before != (key in self.headless) and self.addresses.get(key):
-            self._dirty.set()
+            self.changed()
 
     def on_service_update(self, old: Obj, new: Obj) -> None:
         self.on_service_add(new)
 
     def on_service_delete(self, service: Obj) -> None:
-        self._saw(service)
+        self.saw(service)
         key = _key(service)
         if key in self.headless:
             self.headless.discard(key)
             if self.addresses.get(key):
-                self._dirty.set()
+                self.changed()
 
     def on_endpoints_add(self, endpoints: Obj) -> None:
-        self._saw(endpoints)
+        self.saw(endpoints)
         key = _key(endpoints)
         before = self.addresses.get(key)
         now = endpoint_addresses(endpoints)
@@ -173,25 +148,16 @@ class ClusterHosts:
         else:
             self.addresses.pop(key, None)
         if key in self.headless and before != self.addresses.get(key):
-            self._dirty.set()
+            self.changed()
 
     def on_endpoints_update(self, old: Obj, new: Obj) -> None:
         self.on_endpoints_add(new)
 
     def on_endpoints_delete(self, endpoints: Obj) -> None:
-        self._saw(endpoints)
+        self.saw(endpoints)
         key = _key(endpoints)
         if self.addresses.pop(key, None) is not None and key in self.headless:
-            self._dirty.set()
-
-    def on_connected(self, node: str) -> None:
-        self.connected.add(node)
-        self.sent.pop(node, None)  # whatever it had, it gets the summary again
-        self._dirty.set()
-
-    def on_disconnected(self, node: str) -> None:
-        self.connected.discard(node)
-        self.sent.pop(node, None)
+            self.changed()
 
     # -- output --
 
@@ -212,46 +178,15 @@ class ClusterHosts:
                             "addresses": [dict(a) for a in kept]})
         return out, left_out
 
-    def flush(self) -> int:
-        """Send every connected edge whose summary changed the new one; how many."""
-        if not self.connected:
-            return 0
+    def prepare(self) -> tuple[list[dict[str, Any]], int]:
         services, left_out = self.services()
         if left_out and left_out != self._warned_truncated:
             log.warning("edgecontroller: the cluster hosts summary is capped at %d "
                         "addresses; %d headless Service addresses left out",
                         self.max_addresses, left_out)
         self._warned_truncated = left_out
-        version = str(max(_rv(self.version()), self._newest))
-        count = 0
-        for node in sorted(self.connected):
-            if self.sent.get(node) == services:
-                continue
-            body: dict[str, Any] = {
-                "apiVersion": "v1", "kind": KIND_CLUSTER_HOSTS,
-                "metadata": {"name": node, "resourceVersion": version},
-                "services": services}
-            if left_out:
-                body["truncated"] = left_out
-            try:
-                msg = object_message(node, RESOURCE_CLUSTERHOSTS, body, OP_UPDATE,
-                                     namespace=NULL_NAMESPACE)
-            except ResourceError as exc:
-                log.warning("edgecontroller: no cluster hosts for node %s: %s", node, exc)
-                continue
-            self.outbox(msg)
-            self.sent[node] = services
-            self.messages += 1
-            count += 1
-        return count
+        return services, left_out
 
-    async def run(self) -> None:
-        while True:
-            await self._dirty.wait()
-            # Let a burst (a rollout's Endpoints updates, a relist) settle.
-            await asyncio.sleep(self.delay)
-            self._dirty.clear()
-            try:
-                self.flush()
-            except Exception:
-                log.exception("edgecontroller: cluster hosts not sent")
+    def content_for(self, node: str, prepared: Any) -> tuple[Any, dict[str, Any]]:
+        services, left_out = prepared
+        return services, ({"truncated": left_out} if left_out else {})

@@ -9,53 +9,28 @@ lets a node read only its own Node, and that rule stays. So cloudcore, which rea
 anyway, summarises them: for every edge node connected to this cloudcore, the podCIDR
 and InternalIP of every *other* edge node that has both, and nothing else of them.
 
-The message (the edge side reads it in edge/node.py `PodNetworkSync`, and MetaManager
-forwards it; `RESOURCE_NODEROUTES` there is the same string):
-
-- route: source `edgecontroller`, group `resource`, operation `update`, resource
-  `node/<edge>/null/noderoutes/<edge>`;
-- header.resourceversion: the API revision the summary reflects (the node informer's
-  newest, which only grows and is the same for every cloudcore replica at one revision),
-  so the edge's database keeps the newest summary when an older one is resent;
-- content: `{"apiVersion": "v1", "kind": "NodeRoutes", "metadata": {"name": <edge>,
-  "resourceVersion": <rv>}, "routes": [{"nodeName", "podCIDR", "podCIDRs", "nodeIP"},
-  ...]}`, sorted by node name. No `metadata.uid`: it is not an API object, so CloudHub
-  reports no ObjectSync for it (SyncController could not repair it), and its ACK key
-  is the message id.
-
-When it goes: to an edge when it connects (CloudHub's `connected` event), and to every
-connected edge whose summary changed when an edge Node's podCIDR or InternalIP changes,
-appears or goes. Several changes in a row (an informer relist) are coalesced: the
-summaries are computed once the informer's handlers have run. A node heartbeat changes
-nothing here, so it sends nothing. An edge that is not connected gets nothing (it gets
-the current summary when it connects), so nothing piles up for an edge that is away.
+The message goes as every edge summary does (`summary.py`; the edge side reads it in
+edge/node.py `PodNetworkSync`, MetaManager forwards it): resource
+`node/<edge>/null/noderoutes/<edge>`, content `{"kind": "NodeRoutes", ..., "routes":
+[{"nodeName", "podCIDR", "podCIDRs", "nodeIP"}, ...]}` sorted by node name, the
+revision the node informer's. It changes when an edge Node's podCIDR or InternalIP
+changes, appears or goes; a node heartbeat changes nothing here, so it sends nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubeedge.cloud.edgecontroller.messages import object_message
-from kubeedge.messaging.message import OP_UPDATE, Message
-from kubeedge.messaging.resource import NULL_NAMESPACE, RESOURCE_NODEROUTES, ResourceError
+from kubeedge.cloud.edgecontroller.summary import EdgeSummary
+from kubeedge.messaging.message import Message
+from kubeedge.messaging.resource import RESOURCE_NODEROUTES
 
 __all__ = ["KIND_NODE_ROUTES", "RESOURCE_NODEROUTES", "NodeRoutes", "node_route"]
-
-log = logging.getLogger(__name__)
 
 KIND_NODE_ROUTES = "NodeRoutes"
 
 Obj = Mapping[str, Any]
-
-
-def _rv(value: Any) -> int:
-    try:
-        return int(str(value or "0"))
-    except ValueError:
-        return 0
 
 
 def node_route(node: Obj) -> dict[str, Any] | None:
@@ -76,27 +51,21 @@ def node_route(node: Obj) -> dict[str, Any] | None:
             "nodeIP": ip}
 
 
-class NodeRoutes:
-    """Node informer handlers plus CloudHub's connect events in, `noderoutes` messages
-    out through `outbox`. `version()` is the node informer's resourceVersion. Run
-    `run()` as a task; `flush()` sends what changed now (tests)."""
+class NodeRoutes(EdgeSummary):
+    """Node informer handlers in, `noderoutes` messages out (`EdgeSummary`); the
+    summaries are computed once the informer's handlers of a burst have run."""
+
+    kind = KIND_NODE_ROUTES
+    resource_type = RESOURCE_NODEROUTES
+    field = "routes"
 
     def __init__(self, outbox: Callable[[Message], None],
                  version: Callable[[], str] = lambda: "") -> None:
-        self.outbox = outbox
-        self.version = version
+        super().__init__(outbox, version)
         self.peers: dict[str, dict[str, Any]] = {}
-        self.connected: set[str] = set()
-        self.sent: dict[str, list[dict[str, Any]]] = {}
-        self._newest = 0
-        self._dirty = asyncio.Event()
-        self.messages = 0
-
-    # -- inputs --
 
     def on_node_add(self, node: Obj) -> None:
-        self._newest = max(self._newest, _rv((node.get("metadata") or {}).get(
-            "resourceVersion")))
+        self.saw(node)
         name = str((node.get("metadata") or {}).get("name") or "")
         if not name:
             return
@@ -107,64 +76,21 @@ class NodeRoutes:
             changed = self.peers.get(name) != entry
             self.peers[name] = entry
         if changed:
-            self._dirty.set()
+            self.changed()
 
     def on_node_update(self, old: Obj, new: Obj) -> None:
         self.on_node_add(new)
 
     def on_node_delete(self, node: Obj) -> None:
-        self._newest = max(self._newest, _rv((node.get("metadata") or {}).get(
-            "resourceVersion")))
+        self.saw(node)
         name = str((node.get("metadata") or {}).get("name") or "")
         if self.peers.pop(name, None) is not None:
-            self._dirty.set()
+            self.changed()
         self.connected.discard(name)
         self.sent.pop(name, None)
-
-    def on_connected(self, node: str) -> None:
-        self.connected.add(node)
-        self.sent.pop(node, None)  # whatever it had, it gets the summary again
-        self._dirty.set()
-
-    def on_disconnected(self, node: str) -> None:
-        self.connected.discard(node)
-        self.sent.pop(node, None)
-
-    # -- output --
 
     def routes_for(self, node: str) -> list[dict[str, Any]]:
         return [dict(self.peers[n]) for n in sorted(self.peers) if n != node]
 
-    def flush(self) -> int:
-        """Send every connected edge whose summary changed its new one; how many."""
-        version = str(max(_rv(self.version()), self._newest))
-        count = 0
-        for node in sorted(self.connected):
-            routes = self.routes_for(node)
-            if self.sent.get(node) == routes:
-                continue
-            body = {"apiVersion": "v1", "kind": KIND_NODE_ROUTES,
-                    "metadata": {"name": node, "resourceVersion": version},
-                    "routes": routes}
-            try:
-                msg = object_message(node, RESOURCE_NODEROUTES, body, OP_UPDATE,
-                                     namespace=NULL_NAMESPACE)
-            except ResourceError as exc:
-                log.warning("edgecontroller: no routes message for node %s: %s", node, exc)
-                continue
-            self.outbox(msg)
-            self.sent[node] = routes
-            self.messages += 1
-            count += 1
-        return count
-
-    async def run(self) -> None:
-        while True:
-            await self._dirty.wait()
-            # Let the informer finish the handlers of a relist or a burst of events.
-            await asyncio.sleep(0)
-            self._dirty.clear()
-            try:
-                self.flush()
-            except Exception:
-                log.exception("edgecontroller: routes between edges not sent")
+    def content_for(self, node: str, prepared: Any) -> tuple[Any, dict[str, Any]]:
+        return self.routes_for(node), {}
