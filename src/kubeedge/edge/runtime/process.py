@@ -152,6 +152,8 @@ class ProcessRuntime:
         # lists filter by labels, sandbox, name and attempt without reading every
         # container's files (a node's full list is asked for on every pod sync).
         self._configs: dict[str, dict[str, Any]] = {}
+        # A sandbox's labels, likewise fixed at creation (its state and IP change).
+        self._sandbox_labels: dict[str, Mapping[str, str]] = {}
         self.log_root = self.root / "var/log/pods"
         self.images = ImageTable(images)
         self.cgroup_parent = cgroup_parent
@@ -300,6 +302,7 @@ class ProcessRuntime:
         # From network.py's own state, so also after a restart and whatever this
         # runtime's settings are now; on failure the sandbox stays for a retry.
         await self.net.teardown(sandbox_id)
+        self._sandbox_labels.pop(sandbox_id, None)
         shutil.rmtree(self.sandbox_dir / sandbox_id, ignore_errors=True)
 
     def _sandbox_status(self, data: dict[str, Any]) -> PodSandboxStatus:
@@ -323,9 +326,14 @@ class ProcessRuntime:
         for d in sorted(self.sandbox_dir.glob("*")) if self.sandbox_dir.exists() else []:
             if f.id and d.name != f.id:
                 continue
+            known = self._sandbox_labels.get(d.name)
+            if known is not None and not _labels_match(known, f.labels):
+                continue  # another pod's: its file need not be read
             data = _read_json(d / "sandbox.json")
             if data is None:
+                self._sandbox_labels.pop(d.name, None)
                 continue
+            self._sandbox_labels[d.name] = data.get("labels") or {}
             s = self._sandbox_status(data)
             if f.state is not None and s.state != f.state:
                 continue

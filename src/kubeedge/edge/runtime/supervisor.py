@@ -540,13 +540,15 @@ class Supervisor:
         code, sig = exit_code_of(status)
         oom = sig == signal.SIGKILL and cgroups.oom_killed(paths)
         log.close()
+        # The FIFOs go before the exit is recorded: whoever sees exit.json finds the
+        # supervisor's own things already cleaned up.
+        for name in ("ctl", "stdin"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.dir, name))
         write_json(os.path.join(self.dir, "exit.json"), {
             "exitCode": code, "signal": sig, "reason": exit_reason(code, oom),
             "message": "", "startedAt": started_at, "finishedAt": finished_at})
         cgroups.remove(paths)
-        for name in ("ctl", "stdin"):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(self.dir, name))
         return 0
 
     def _flush_stdin(self) -> None:
