@@ -117,6 +117,25 @@ class Deadline(BaseException):
     """The hard time bound passed (a BaseException so no handler swallows it)."""
 
 
+def log(message: str) -> None:
+    """Progress on stderr (the figures go to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def arm_deadline(seconds: int) -> None:
+    """Every benchmark's hard bound: `Deadline` raised in the main thread after
+    `seconds`, and SIGTERM turned into KeyboardInterrupt so the cleanup runs."""
+    def expire(_signum: int, _frame: Any) -> None:
+        raise Deadline(f"the benchmark passed its {seconds}s bound")
+
+    def terminate(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.signal(signal.SIGTERM, terminate)
+    signal.alarm(seconds)
+
+
 # ---- helpers shared by the worker processes ------------------------------------------
 
 
@@ -1079,18 +1098,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
 
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    def expire(_signum: int, _frame: Any) -> None:
-        raise Deadline(f"the benchmark passed its {mode.deadline_seconds}s bound")
-
-    def terminate(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGALRM, expire)
-    signal.signal(signal.SIGTERM, terminate)
-    signal.alarm(mode.deadline_seconds)
+    arm_deadline(mode.deadline_seconds)
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="kubeedge-bench-"))
     bench = Bench(mode, args.clients, args.concurrency, args.profile, log)

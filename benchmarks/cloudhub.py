@@ -80,8 +80,9 @@ if str(REPO) not in sys.path:
 
 from benchmarks.apiserver import (  # noqa: E402
     BenchError,
-    Deadline,
     Worker,
+    arm_deadline,
+    log,
     peak_rss,
     serve_commands,
     source_state,
@@ -1078,19 +1079,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
 
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    def expire(_signum: int, _frame: Any) -> None:
-        raise Deadline(f"the benchmark passed its {mode.deadline_seconds}s bound")
-
-    def terminate(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
     raise_nofile()
-    signal.signal(signal.SIGALRM, expire)
-    signal.signal(signal.SIGTERM, terminate)
-    signal.alarm(mode.deadline_seconds)
+    arm_deadline(mode.deadline_seconds)
     started = time.monotonic()
     bench = Bench(mode, edges, args.clients, timings, args.profile, log)
     with tempfile.TemporaryDirectory(prefix="kubeedge-cloudhub-bench-") as tmp:

@@ -76,6 +76,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # the test fixtures that run `keadm init` live in tests/
     sys.path.insert(0, str(REPO))
 
+from benchmarks.apiserver import arm_deadline, log  # noqa: E402
+
 NODE = "bench-edge"
 NAMESPACE = "default"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -198,10 +200,6 @@ MODES = {
     "quick": Mode("quick", 5, 20, 10, 20, 40, 10, 420),
     "full": Mode("full", 30, 120, 60, 50, 200, 20, 1500),
 }
-
-
-class Deadline(Exception):
-    pass
 
 
 # --- /proc readers ---------------------------------------------------------------------
@@ -1175,18 +1173,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
 
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    def expire(_signum: int, _frame: Any) -> None:
-        raise Deadline(f"the benchmark passed its {mode.deadline_seconds}s bound")
-
-    def terminate(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGALRM, expire)
-    signal.signal(signal.SIGTERM, terminate)
-    signal.alarm(mode.deadline_seconds)
+    arm_deadline(mode.deadline_seconds)
     started = time.monotonic()
     bench = Bench(mode, args.profile, log, args.cloud_set, args.edge_set)
     bench.prototype_index = args.prototype_index

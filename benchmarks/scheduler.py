@@ -75,8 +75,8 @@ if str(REPO) not in sys.path:  # the fixtures that run `keadm init` live in test
 from benchmarks.apiserver import (  # noqa: E402
     JSON_HEADERS,
     BenchError,
-    Deadline,
     Worker,
+    arm_deadline,
     drive,
     open_session,
     serve_commands,
@@ -914,15 +914,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
 
-    def expire(_signum: int, _frame: Any) -> None:
-        raise Deadline(f"the benchmark passed its {mode.deadline_seconds}s bound")
-
-    def terminate(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGALRM, expire)
-    signal.signal(signal.SIGTERM, terminate)
-    signal.alarm(mode.deadline_seconds)
+    arm_deadline(mode.deadline_seconds)
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="kubeedge-bench-sched-"))
     bench = Bench(mode, args.runs, args.profile, tmp)
