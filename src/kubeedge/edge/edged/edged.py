@@ -144,6 +144,17 @@ KIND_CLUSTER_HOSTS = "ClusterHosts"
 MAX_CLUSTER_HOSTS_LINES = 1000
 
 
+def _raise_if_cancelled() -> None:
+    """Honour a cancellation a sync swallowed. Python 3.11's `asyncio.wait_for` (in the
+    bus's request/response and the runtime's process waits) can drop a cancel that
+    arrives as its inner future completes (gh-86296, fixed by 3.12's rewrite); a pod
+    worker would then go back to waiting on its timer, and `Edged.stop` would wait for
+    it forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 @dataclass(frozen=True)
 class EdgedSettings:
     """Edged's settings: `modules.edged` resolved (see `from_config`)."""
@@ -852,6 +863,7 @@ class Edged:
             if w.removed and w.task is asyncio.current_task() and w.finished:
                 self.workers.pop(w.uid, None)
                 return
+            _raise_if_cancelled()
             await self._sleep_or_wake(w, self.settings.sync_frequency if delay is None
                                       else delay)
 
