@@ -26,7 +26,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -46,6 +45,7 @@ from kubeedge.edge.runtime import (
 )
 from kubeedge.edge.runtime.network import NETWORK_NAME, NetworkError, network_problem
 from kubeedge.edge.runtime.process import ProcessRuntime
+from tests.fixtures.cluster import eventually as until
 from tests.fixtures.netns import edge_lan, free_subnet
 
 REPO = Path(__file__).resolve().parents[3]
@@ -65,17 +65,6 @@ def _unavailable() -> str:
     return problem
 
 
-async def until(predicate, timeout: float = 15.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(0.03)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def fetch(url: str, timeout: float = 2.0) -> int:

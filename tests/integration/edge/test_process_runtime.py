@@ -4,7 +4,6 @@ and cgroup limits when this host lets us set them."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -35,6 +34,7 @@ from kubeedge.edge.runtime import (
     procfs,
 )
 from kubeedge.edge.runtime.process import ProcessRuntime
+from tests.fixtures.cluster import eventually as until
 
 CRI_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) ([FP]) (.*)$")
 
@@ -54,17 +54,6 @@ async def rt(tmp_path: Path) -> AsyncIterator[ProcessRuntime]:
             pass
 
 
-async def until(predicate, timeout: float = 10.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 async def run(rt: ProcessRuntime, *command: str, image: str = "busybox", **kw: object) -> str:
