@@ -179,6 +179,11 @@ def _split_host_port(where: str, value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def split_host_port(where: str, value: str) -> tuple[str, int]:
+    """`host:port` (`[v6]:port`) as (host, port); ConfigError naming `where`."""
+    return _split_host_port(where, value)
+
+
 def check_host_port(where: str, value: str, *, need_host: bool = True) -> None:
     """`host:port` (`[v6]:port` for IPv6); `need_host=False` allows `:port`."""
     host, _ = _split_host_port(where, value)

@@ -58,6 +58,7 @@ from kubeedge.messaging.resource import (
     add_node_prefix,
     node_id_of,
 )
+from kubeedge.monitoring import Family, counter, gauge, summary
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,40 @@ class CloudHub:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+    def metric_families(self) -> list[Family]:
+        """CloudHub's figures for cloudcore's /metrics (monitoring.py): connections,
+        per-node queue depths, sends, resends, ACKs and their latency."""
+        m = self.metrics
+        depth = gauge("cloudhub_node_queue_depth",
+                      "Messages queued for an edge node, by kind (ack: reliable, noack).")
+        for node, (ack, noack) in sorted(self.manager.queue_depths().items()):
+            depth.add(ack, node=node, kind="ack").add(noack, node=node, kind="noack")
+        refused = counter("cloudhub_connections_refused_total",
+                          "Edge connections refused, by reason.")
+        for reason, count in sorted(m.refused.items()):
+            refused.add(count, reason=reason)
+        return [
+            gauge("cloudhub_connected_edges", "Edge nodes with an open session.",
+                  self.manager.connected),
+            counter("cloudhub_connects_total", "Edge sessions opened.", m.connects),
+            counter("cloudhub_disconnects_total", "Edge sessions ended.", m.disconnects),
+            counter("cloudhub_keepalive_timeouts_total",
+                    "Sessions dropped for a missed keepalive.", m.keepalive_timeouts),
+            refused, depth,
+            counter("cloudhub_messages_sent_total", "Frames written to edges, resends "
+                    "included.", m.messages_sent),
+            counter("cloudhub_messages_received_total", "Frames received from edges.",
+                    m.messages_received),
+            counter("cloudhub_message_resends_total",
+                    "Reliable messages written again for want of an ACK.", m.resends),
+            counter("cloudhub_message_give_ups_total", "Reliable messages that ran out "
+                    "of resends and went back to their queue.", m.gave_up),
+            counter("cloudhub_messages_dropped_total", "Messages not delivered (queue "
+                    "full, node absent).", m.dropped),
+            summary("cloudhub_ack_latency_seconds", "From a reliable message's first "
+                    "write to its ACK.", m.acks, m.ack_latency_sum),
+        ]
 
     def ssl_context(self) -> ssl.SSLContext:
         """KubeEdge's createTLSConfig: RequireAndVerifyClientCert against its CA."""

@@ -109,6 +109,7 @@ from kubeedge.messaging.message import (
     new_respond_message,
 )
 from kubeedge.messaging.resource import RESOURCE_EVENT, RESOURCE_NODE, RESOURCE_NODE_CONNECTION
+from kubeedge.monitoring import Family, counter, gauge
 
 __all__ = ["EdgeHub", "EdgeStore", "HubSettings", "keepalive_message"]
 
@@ -341,6 +342,30 @@ class EdgeHub:
         self.decode_errors = 0
         self.dropped = 0  # messages no edge module could take
         self._kill_before_ack, self._kill_prefix = _fault_point(FAULT_KILL_BEFORE_ACK)
+
+    def metric_families(self) -> list[Family]:
+        """EdgeHub's figures for edgecore's /metrics (monitoring.py)."""
+        return [
+            gauge("edgehub_connected", "1 while a session with CloudHub is open.",
+                  1 if self.connected.is_set() else 0),
+            counter("edgehub_sessions_total", "Sessions opened with CloudHub.",
+                    self.sessions),
+            counter("edgehub_reconnects_total", "Sessions lost and dialled again.",
+                    self.reconnects),
+            counter("edgehub_connect_failures_total", "Dials that failed.",
+                    self.connect_failures),
+            counter("edgehub_messages_received_total", "Frames received from the cloud.",
+                    self.messages_in),
+            counter("edgehub_messages_sent_total", "Module messages sent to the cloud.",
+                    self.messages_out),
+            counter("edgehub_acks_sent_total", "ACKs sent after a durable write.",
+                    self.acks_sent),
+            counter("edgehub_store_write_errors_total",
+                    "Edge database writes that failed (not acknowledged).",
+                    self.write_errors),
+            gauge("edgehub_unanswered_requests", "Requests to the cloud awaiting an "
+                  "answer.", len(self._unanswered)),
+        ]
 
     # ---- lifecycle -------------------------------------------------------------------
 
