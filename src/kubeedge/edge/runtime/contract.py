@@ -19,7 +19,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "LABEL_CONTAINER_NAME",
@@ -35,6 +38,7 @@ __all__ = [
     "ContainerStats",
     "ContainerStatus",
     "CreateContainerError",
+    "ExecProcess",
     "ExecSyncResult",
     "ExecTimeout",
     "ImageError",
@@ -343,6 +347,33 @@ class ExecSyncResult:
     exit_code: int
 
 
+class ExecProcess(Protocol):
+    """A streaming exec or attach session (CRI Exec/Attach, served by edged's kubelet-style
+    server). It has the shape of `streaming.remotecommand.RemoteProcess` without the
+    runtime importing it (duck typing keeps the runtime below the streaming layer).
+
+    Every output stream is read until b"": a stream the client did not ask for must
+    still be drained or not requested at all (`stdout=False`/`stderr=False`), else the
+    command blocks once the stream's buffer is full.
+    """
+
+    async def write_stdin(self, data: bytes) -> None: ...
+    async def close_stdin(self) -> None: ...
+    async def read_stdout(self) -> bytes:
+        """The next chunk of output; b"" at the end."""
+        ...
+    async def read_stderr(self) -> bytes:
+        """Like read_stdout; b"" at once under a tty (everything is on stdout)."""
+        ...
+    def resize(self, width: int, height: int) -> None: ...
+    async def wait(self) -> int:
+        """The exit code (128+n for death by signal n)."""
+        ...
+    async def kill(self) -> None:
+        """The client went away: exec kills the command, attach only detaches."""
+        ...
+
+
 # --- the protocol -----------------------------------------------------------------------
 
 
@@ -405,5 +436,24 @@ class Runtime(Protocol):
     async def exec_sync(self, container_id: str, cmd: Sequence[str],
                         timeout: float) -> ExecSyncResult: ...
     async def exec(self, container_id: str, cmd: Sequence[str], *, tty: bool = False,
-                   stdin: bool = False) -> object: ...
+                   stdin: bool = False, stdout: bool = True, stderr: bool = True,
+                   size: tuple[int, int] | None = None) -> ExecProcess:
+        """Runs `cmd` in the running container's namespaces, environment and working
+        directory (kubelet's streaming Exec); RuntimeServiceError when the container
+        is not running or the command cannot start."""
+        ...
+
+    async def attach(self, container_id: str, *, tty: bool = False, stdin: bool = False,
+                     stdout: bool = True, stderr: bool = True) -> ExecProcess:
+        """The running container's own streams (kubelet's Attach); RuntimeServiceError
+        when stdin is asked of a container created without stdin."""
+        ...
+
+    async def port_forward(self, sandbox_id: str, port: int
+                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to localhost:`port` in the sandbox's network namespace (the
+        host's for a hostNetwork pod); RuntimeServiceError with the OS's reason when
+        nothing accepts it."""
+        ...
+
     async def container_stats(self, container_id: str) -> ContainerStats: ...

@@ -48,6 +48,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -87,6 +88,7 @@ from kubeedge.edge.runtime.network import (
     hosts_file_content,
     pod_hostname,
 )
+from kubeedge.edge.runtime.streams import AttachHandle, ExecHandle
 from kubeedge.edge.runtime.supervisor import DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE
 
 __all__ = ["ProcessRuntime"]
@@ -111,6 +113,56 @@ def _write_json(path: Path, obj: object) -> None:
 
 def _labels_match(have: Mapping[str, str], want: Mapping[str, str]) -> bool:
     return all(have.get(k) == v for k, v in want.items())
+
+
+
+class RuntimeOperations:
+    """Counts, errors and time of each runtime operation, by kubelet's operation_type
+    names, for edgecore's /metrics (kubelet's kubelet_runtime_operations_*)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+
+    def record(self, op: str, elapsed: float, failed: bool) -> None:
+        self.counts[op] = self.counts.get(op, 0) + 1
+        self.seconds[op] = self.seconds.get(op, 0.0) + elapsed
+        if failed:
+            self.errors[op] = self.errors.get(op, 0) + 1
+
+    def families(self) -> list[Any]:
+        from kubeedge.monitoring import Family, counter
+
+        total = counter("kubelet_runtime_operations_total",
+                        "Cumulative number of runtime operations by operation type.")
+        errors = counter("kubelet_runtime_operations_errors_total",
+                         "Cumulative number of runtime operation errors by operation type.")
+        duration = Family("kubelet_runtime_operations_duration_seconds", "summary",
+                          "Duration in seconds of runtime operations.")
+        for op in sorted(self.counts):
+            total.add(self.counts[op], operation_type=op)
+            errors.add(self.errors.get(op, 0), operation_type=op)
+            duration.observe(self.counts[op], self.seconds[op], operation_type=op)
+        return [total, errors, duration]
+
+
+def _counted(op: str) -> Any:
+    def wrap(method: Any) -> Any:
+        import functools
+
+        @functools.wraps(method)
+        async def counted(self: ProcessRuntime, *args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            failed = True
+            try:
+                result = await method(self, *args, **kwargs)
+                failed = False
+                return result
+            finally:
+                self.operations.record(op, time.monotonic() - started, failed)
+        return counted
+    return wrap
 
 
 class ProcessRuntime:
@@ -145,6 +197,7 @@ class ProcessRuntime:
                  cluster_domain: str = "cluster.local",
                  network_mtu: int = 0) -> None:
         self.root = Path(root)
+        self.operations = RuntimeOperations()
         self.state_dir = self.root / "var/lib/kubeedge/runtime"
         self.sandbox_dir = self.state_dir / "sandboxes"
         self.container_dir = self.state_dir / "containers"
@@ -184,6 +237,10 @@ class ProcessRuntime:
 
     # --- images -------------------------------------------------------------------------
 
+    def metric_families(self) -> list[Any]:
+        return self.operations.families()
+
+    @_counted("pull_image")
     async def pull_image(self, image: str) -> ImageRef:
         return self.images.pull(image)
 
@@ -196,6 +253,7 @@ class ProcessRuntime:
             raise SandboxNotFound(f"pod sandbox {sandbox_id!r} not found")
         return data
 
+    @_counted("run_podsandbox")
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
         md = config.metadata
         sandbox_id = secrets.token_hex(32)
@@ -276,6 +334,7 @@ class ProcessRuntime:
                 f.truncate()
         return True
 
+    @_counted("stop_podsandbox")
     async def stop_pod_sandbox(self, sandbox_id: str, timeout: float = 30.0) -> None:
         """Stops every container of the sandbox (CRI: StopPodSandbox forcibly stops
         them), then marks it NOTREADY. Idempotent, also for an unknown id."""
@@ -292,6 +351,7 @@ class ProcessRuntime:
             data["ip"] = ""
             _write_json(self.sandbox_dir / sandbox_id / "sandbox.json", data)
 
+    @_counted("remove_podsandbox")
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         """Removes the sandbox and its containers (killing any still running). The
         pod's log directory stays: kubelet removes logs itself."""
@@ -319,6 +379,7 @@ class ProcessRuntime:
     async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         return self._sandbox_status(self._sandbox(sandbox_id))
 
+    @_counted("list_podsandbox")
     async def list_pod_sandboxes(
             self, filter: PodSandboxFilter | None = None) -> list[PodSandboxStatus]:
         f = filter or PodSandboxFilter()
@@ -360,6 +421,7 @@ class ProcessRuntime:
         self._configs[container_id] = data
         return data
 
+    @_counted("create_container")
     async def create_container(self, sandbox_id: str, config: ContainerConfig) -> str:
         sandbox = self._sandbox(sandbox_id)
         if sandbox["state"] != PodSandboxState.READY.value:
@@ -426,6 +488,7 @@ class ProcessRuntime:
         })
         return container_id
 
+    @_counted("start_container")
     async def start_container(self, container_id: str) -> None:
         """Starts the container's supervisor and returns once the process runs.
 
@@ -511,6 +574,7 @@ class ProcessRuntime:
     async def container_status(self, container_id: str) -> ContainerStatus:
         return self._status(container_id)
 
+    @_counted("list_containers")
     async def list_containers(
             self, filter: ContainerFilter | None = None) -> list[ContainerStatus]:
         f = filter or ContainerFilter()
@@ -556,6 +620,7 @@ class ProcessRuntime:
                 return s
             await asyncio.sleep(_POLL)
 
+    @_counted("stop_container")
     async def stop_container(self, container_id: str, timeout: float) -> None:
         """SIGTERM to the container's process group, SIGKILL to all of it after
         `timeout` seconds (the grace period), then wait for the supervisor to record
@@ -575,6 +640,7 @@ class ProcessRuntime:
         if s.state == ContainerState.RUNNING:
             raise RuntimeServiceError(f"container {container_id} did not stop after SIGKILL")
 
+    @_counted("remove_container")
     async def remove_container(self, container_id: str) -> None:
         """Removes a container, killing it first if it still runs (CRI: forcibly).
         Idempotent. The log file stays (kubelet removes logs)."""
@@ -628,6 +694,11 @@ class ProcessRuntime:
     async def write_stdin(self, container_id: str, data: bytes) -> None:
         """Writes to the container's stdin (the process runtime's attach). With
         stdinOnce, one call is the one attach session: stdin is closed after it."""
+        await self._write_stdin(container_id, data)
+        if self._config(container_id)["launch"].get("stdinOnce"):
+            await self.close_stdin(container_id)
+
+    async def _write_stdin(self, container_id: str, data: bytes) -> None:
         cfg = self._config(container_id)
         if not cfg["launch"].get("stdin"):
             raise RuntimeServiceError(f"container {container_id} was not created with stdin")
@@ -645,19 +716,22 @@ class ProcessRuntime:
                     await asyncio.sleep(_POLL)
         finally:
             os.close(fd)
-        if cfg["launch"].get("stdinOnce"):
-            await self.close_stdin(container_id)
 
     async def close_stdin(self, container_id: str) -> None:
         """Gives the container EOF on stdin (what stdinOnce does when the first attach
         ends)."""
         await self._ctl(container_id, "close-stdin")
 
-    async def exec_sync(self, container_id: str, cmd: Sequence[str],
-                        timeout: float) -> ExecSyncResult:
-        """Runs `cmd` with the container's environment, working directory, user and
-        cgroup, and returns its output and exit code (CRI ExecSync). Past `timeout`
-        seconds the command's process group is killed and ExecTimeout raised."""
+    def _exec_command(self, container_id: str, cmd: Sequence[str], *, tty: bool = False,
+                      check: bool = False) -> tuple[list[str], dict[str, str], str, dict[str, Any],
+                                 dict[str, Any]]:
+        """What running `cmd` in the container takes: (argv, env, cwd, subprocess user
+        kwargs, supervisor.json). In a container with its own namespaces the argv enters
+        them (network, UTS, and the mount namespace with the pod's /etc/hosts) through
+        nsenter, as runc's exec does; nsenter drops the user after entering them. With
+        `tty`, util-linux's `setsid --ctty` makes the pty the command's controlling
+        terminal (setsid + TIOCSCTTY) right before it execs: no Python may run between
+        fork and exec in edgecore, which has threads."""
         s = self._status(container_id)
         if s.state != ContainerState.RUNNING:
             raise RuntimeServiceError(
@@ -668,12 +742,22 @@ class ProcessRuntime:
         la = cfg["launch"]
         entry = self.images.lookup(cfg["image"]) or ImageEntry()
         argv = self.images.map_program(entry, list(cmd), la["env"].get("PATH", DEFAULT_PATH))
+        if check:
+            # runc looks the program up before it starts anything; so do we, so that a
+            # command that does not exist is an error with runc's words also when
+            # nsenter or setsid would be the ones to fail.
+            prog = argv[0]
+            found = shutil.which(prog, path=la["env"].get("PATH", DEFAULT_PATH)) \
+                if "/" not in prog else (prog if os.path.exists(prog) else None)
+            if found is None:
+                from kubeedge.edge.runtime.supervisor import start_error_message
+                raise RuntimeServiceError(start_error_message(
+                    argv, "", FileNotFoundError(2, "No such file or directory", prog)))
+        if tty:
+            argv = ["setsid", "--ctty", *argv]
         kwargs: dict[str, Any] = {}
         sup = _read_json(self._dir(container_id) / "supervisor.json") or {}
         if la.get("namespaces") and sup.get("pid"):
-            # Into the container's own namespaces (network, UTS, and the mount namespace
-            # with the pod's /etc/hosts), as runc's exec does; nsenter drops the user
-            # after entering them.
             prefix = ["nsenter", f"--target={sup['pid']}", "--mount", "--uts", "--net",
                       f"--wd={la.get('cwd') or '/'}"]
             if os.geteuid() == 0:
@@ -687,21 +771,37 @@ class ProcessRuntime:
                 kwargs["user"] = la["runAsUser"]
             if la.get("runAsGroup") is not None:
                 kwargs["group"] = la["runAsGroup"]
+        env = dict(la["env"])
+        if tty:
+            # containerd sets TERM for a tty exec when the container does not.
+            env.setdefault("TERM", "xterm")
+        return argv, env, la.get("cwd") or "/", kwargs, sup
+
+    @staticmethod
+    def _join_cgroup(sup: dict[str, Any], pid: int) -> None:
+        # Charged to the container like runc's exec (joined right after the spawn:
+        # edgecore has threads, so no code may run between its fork and exec).
+        with contextlib.suppress(OSError):
+            for path in (sup.get("cgroup") or {}).get("paths") or []:
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(pid))
+
+    @_counted("exec_sync")
+    async def exec_sync(self, container_id: str, cmd: Sequence[str],
+                        timeout: float) -> ExecSyncResult:
+        """Runs `cmd` with the container's environment, working directory, user and
+        cgroup, and returns its output and exit code (CRI ExecSync). Past `timeout`
+        seconds the command's process group is killed and ExecTimeout raised."""
+        argv, env, cwd, kwargs, sup = self._exec_command(container_id, cmd)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, env=la["env"], cwd=la.get("cwd") or "/",
+                *argv, env=env, cwd=cwd,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True, **kwargs)
         except OSError as e:
             from kubeedge.edge.runtime.supervisor import start_error_message
-            return ExecSyncResult(b"", start_error_message(argv, la.get("cwd") or "/",
-                                                           e).encode(), 126)
-        with contextlib.suppress(OSError):
-            # Charged to the container like runc's exec (joined right after the spawn:
-            # edgecore has threads, so no code may run between its fork and exec).
-            for path in (sup.get("cgroup") or {}).get("paths") or []:
-                with open(os.path.join(path, "cgroup.procs"), "w") as f:
-                    f.write(str(proc.pid))
+            return ExecSyncResult(b"", start_error_message(argv, cwd, e).encode(), 126)
+        self._join_cgroup(sup, proc.pid)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), timeout)
         except TimeoutError:
@@ -713,12 +813,172 @@ class ProcessRuntime:
         rc = proc.returncode if proc.returncode is not None else -1
         return ExecSyncResult(out, err, 128 - rc if rc < 0 else rc)
 
+    @_counted("exec")
     async def exec(self, container_id: str, cmd: Sequence[str], *, tty: bool = False,
-                   stdin: bool = False) -> object:
-        raise NotImplementedError(
-            "streaming exec (kubectl exec -it) is not implemented by the process runtime "
-            "yet; exec_sync serves probes")
+                   stdin: bool = False, stdout: bool = True, stderr: bool = True,
+                   size: tuple[int, int] | None = None) -> ExecHandle:
+        """Starts `cmd` in the running container (kubelet's streaming Exec, `kubectl
+        exec`): its namespaces, environment, working directory, user and cgroup, as
+        exec_sync. Without `tty` its streams are pipes (a stream not asked for is
+        /dev/null); with `tty` a new pty is its controlling terminal and carries all
+        output on stdout. The command is a session leader, so `kill()` takes its whole
+        process group. A command that cannot start raises RuntimeServiceError with
+        runc's wording (kubectl shows it; kubelet's exit code 126 is for exec_sync)."""
+        argv, env, cwd, kwargs, sup = self._exec_command(container_id, cmd, tty=tty,
+                                                         check=True)
+        ours: list[int] = []  # our ends, handed to the handle
+        theirs: list[int] = []  # the command's ends, closed here after the spawn
+        try:
+            if tty:
+                master, slave = os.openpty()
+                if size is not None:
+                    # The client's terminal size before the command starts (a resize
+                    # right after would race with the command's first look at it).
+                    import fcntl
+                    import struct
+                    import termios
 
+                    fcntl.ioctl(master, termios.TIOCSWINSZ,
+                                struct.pack("HHHH", size[1], size[0], 0, 0))
+                theirs.append(slave)
+                ours.append(master)
+                child = {"stdin": slave, "stdout": slave, "stderr": slave}
+                stdin_fd = os.dup(master) if stdin else None
+                if stdin_fd is not None:
+                    ours.append(stdin_fd)
+                out_fd, err_fd = master, None
+            else:
+                child = {}
+                stdin_fd = out_fd = err_fd = None
+                if stdin:
+                    r, stdin_fd = os.pipe2(os.O_CLOEXEC)
+                    theirs.append(r)
+                    ours.append(stdin_fd)
+                    child["stdin"] = r
+                else:
+                    child["stdin"] = asyncio.subprocess.DEVNULL
+                for name, wanted in (("stdout", stdout), ("stderr", stderr)):
+                    if wanted:
+                        r, w = os.pipe2(os.O_CLOEXEC)
+                        theirs.append(w)
+                        ours.append(r)
+                        child[name] = w
+                        if name == "stdout":
+                            out_fd = r
+                        else:
+                            err_fd = r
+                    else:
+                        child[name] = asyncio.subprocess.DEVNULL
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv, env=env, cwd=cwd, start_new_session=not tty, **child,
+                    **kwargs)
+            except OSError as e:
+                from kubeedge.edge.runtime.supervisor import start_error_message
+                raise RuntimeServiceError(start_error_message(argv, cwd, e)) from None
+        except BaseException:
+            for fd in ours:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._join_cgroup(sup, proc.pid)
+        return ExecHandle(proc, tty=tty, stdin_fd=stdin_fd, stdout_fd=out_fd,
+                          stderr_fd=err_fd)
+
+    @_counted("attach")
+    async def attach(self, container_id: str, *, tty: bool = False, stdin: bool = False,
+                     stdout: bool = True, stderr: bool = True) -> AttachHandle:
+        """Attaches to the running container (kubelet's Attach, `kubectl attach`).
+
+        Output is what the container writes from now on, read from its CRI log (the
+        supervisor owns the container's pipes and only the log sees them). stdin goes
+        through the supervisor's FIFO and needs a container created with stdin
+        (`spec.containers[].stdin: true`), else the call is refused, as kubelet
+        refuses. This runtime creates a tty container only when the pod asks for it
+        (`tty: true`): its log carries everything as stdout, and a resize reaches its
+        pty through the supervisor. A container without a tty is attached without one
+        whatever `tty` asks (kubectl says "Unable to use a TTY" itself).
+        """
+        s = self._status(container_id)
+        if s.state != ContainerState.RUNNING:
+            raise RuntimeServiceError(
+                f"container {container_id} is not running ({s.state.value})")
+        la = self._config(container_id)["launch"]
+        if stdin and not la.get("stdin"):
+            raise RuntimeServiceError(
+                f"container {s.metadata.name} was not created with stdin: set "
+                "spec.containers[].stdin to true to attach with -i")
+        container_tty = bool(la.get("tty"))
+
+        async def running() -> bool:
+            try:
+                return self._status(container_id).state == ContainerState.RUNNING
+            except ContainerNotFound:
+                return False
+
+        async def exit_code() -> int | None:
+            try:
+                st = await self._wait_not_running(container_id, float("inf"))
+            except ContainerNotFound:
+                return None
+            return st.exit_code
+
+        def resize(width: int, height: int) -> None:
+            with contextlib.suppress(OSError):
+                fd = os.open(self._dir(container_id) / "ctl", os.O_WRONLY | os.O_NONBLOCK)
+                try:
+                    os.write(fd, f"resize {width} {height}\n".encode())
+                finally:
+                    os.close(fd)
+
+        return AttachHandle(
+            log_path=s.log_path, tty=container_tty, stdin=stdin,
+            stdin_once=bool(la.get("stdinOnce")), stdout=stdout, stderr=stderr,
+            running=running, exit_code=exit_code,
+            write=lambda data: self._write_stdin(container_id, data),
+            close=lambda: self.close_stdin(container_id), resize=resize)
+
+    @_counted("port_forward")
+    async def port_forward(self, sandbox_id: str, port: int
+                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to localhost:`port` inside the sandbox's network namespace,
+        as kubelet's port-forward does (IPv4 first, then IPv6). The socket is made in a
+        thread of its own that enters the namespace (setns) and leaves it again; a
+        socket stays in the namespace it was made in, so the connect itself runs on
+        the event loop. A hostNetwork sandbox (or one without a pod network) connects
+        in the host's namespace."""
+        if not 0 < port < 65536:
+            raise RuntimeServiceError(f"invalid port {port}")
+        data = self._sandbox(sandbox_id)
+        if data["state"] != PodSandboxState.READY.value:
+            raise RuntimeServiceError(f"pod sandbox {sandbox_id} is not ready")
+        netns = data.get("netns") or ""
+        errors: list[str] = []
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            try:
+                sock = await _socket_in_netns(netns, family) if netns else \
+                    socket.socket(family, socket.SOCK_STREAM)
+            except OSError as e:
+                errors.append(f"{host}: {e.strerror or e}")
+                continue
+            sock.setblocking(False)
+            try:
+                await asyncio.get_running_loop().sock_connect(sock, (host, port))
+            except OSError as e:
+                sock.close()
+                # asyncio words it "Connect call failed"; the OS's reason is the errno.
+                errors.append(f"{host}: {os.strerror(e.errno) if e.errno else e}")
+                continue
+            return await asyncio.open_connection(sock=sock)
+        where = f"inside namespace {netns!r}" if netns else "in the host's network"
+        raise RuntimeServiceError(
+            f"failed to connect to localhost:{port} {where}: {'; '.join(errors)}")
+
+    @_counted("container_stats")
     async def container_stats(self, container_id: str) -> ContainerStats:
         """CPU and memory from the container's cgroup when it has one, else summed over
         the processes of its session from /proc."""
@@ -736,3 +996,60 @@ class ProcessRuntime:
         pids = procfs.session_members(pid) if pid else []
         cpu, rss = procfs.usage(pids)
         return ContainerStats(container_id, now, cpu, rss, "proc")
+
+
+# linux/sched.h
+_CLONE_NEWNET = 0x40000000
+
+
+def _make_socket_in_netns(netns: str, family: int) -> socket.socket:
+    """In a thread of its own: enter `netns`, make a socket there, come back. If coming
+    back fails the thread must not run anything else, so it is never a pool's thread."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if libc.setns(target, _CLONE_NEWNET) != 0:
+                code = ctypes.get_errno()
+                raise OSError(code, f"setns {netns}: {os.strerror(code)}")
+            try:
+                return socket.socket(family, socket.SOCK_STREAM)
+            finally:
+                if libc.setns(own, _CLONE_NEWNET) != 0:
+                    # Unreachable in practice; never leave a thread in the pod's network.
+                    os._exit(70)
+        finally:
+            os.close(target)
+    finally:
+        os.close(own)
+
+
+async def _socket_in_netns(netns: str, family: int) -> socket.socket:
+    import threading
+
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[socket.socket] = loop.create_future()
+
+    def failed(err: BaseException) -> None:
+        if not fut.done():
+            fut.set_exception(err)
+
+    def made(sock: socket.socket) -> None:
+        if fut.done():
+            sock.close()  # the caller went away meanwhile
+        else:
+            fut.set_result(sock)
+
+    def run() -> None:
+        try:
+            sock = _make_socket_in_netns(netns, family)
+        except Exception as err:  # handed to the loop
+            loop.call_soon_threadsafe(failed, err)
+        else:
+            loop.call_soon_threadsafe(made, sock)
+
+    threading.Thread(target=run, name="netns-socket", daemon=True).start()
+    return await fut

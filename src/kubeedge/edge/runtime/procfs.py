@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ProcStat", "alive", "read_stat", "session_members", "usage"]
+__all__ = ["ProcStat", "alive", "boot_time_ns", "node_cpu_ns", "node_memory", "read_stat",
+           "session_members", "usage"]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -88,3 +89,39 @@ def usage(pids: list[int]) -> tuple[int, int]:
         ticks += st.utime + st.stime + st.cutime + st.cstime
         rss += st.rss_pages * PAGE_SIZE
     return ticks * 1_000_000_000 // CLOCK_TICKS, rss
+
+
+def node_cpu_ns() -> int:
+    """CPU time the whole node has spent busy since boot, summed over its CPUs, in ns:
+    the first line of /proc/stat without idle and iowait (cAdvisor's root container
+    usage, what kubelet reports as the node's usageCoreNanoSeconds). guest and
+    guest_nice are already inside user and nice."""
+    with open("/proc/stat", "rb") as f:
+        fields = f.readline().split()
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice
+    values = [int(v) for v in fields[1:9]]
+    busy = sum(values) - values[3] - values[4]
+    return busy * 1_000_000_000 // CLOCK_TICKS
+
+
+def node_memory() -> dict[str, int]:
+    """/proc/meminfo in bytes, by its field names (MemTotal, MemAvailable, Inactive(file),
+    AnonPages...)."""
+    out: dict[str, int] = {}
+    with open("/proc/meminfo", "rb") as f:
+        for line in f:
+            name, _, rest = line.partition(b":")
+            parts = rest.split()
+            if parts and parts[0].isdigit():
+                unit = 1024 if len(parts) > 1 and parts[1] == b"kB" else 1
+                out[name.decode()] = int(parts[0]) * unit
+    return out
+
+
+def boot_time_ns() -> int:
+    """When the node booted (btime of /proc/stat), ns since the epoch."""
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime "):
+                return int(line.split()[1]) * 1_000_000_000
+    return 0

@@ -17,7 +17,8 @@ It then:
   <line>`, containerd's 16 KiB line limit) with size-based rotation;
 - keeps stdin open when asked: anything written to the `stdin` FIFO in the state dir is
   copied to the container; `close-stdin` on the `ctl` FIFO gives it EOF;
-- `reopen-logs` on `ctl` reopens the log file (CRI ReopenContainerLog);
+- `reopen-logs` on `ctl` reopens the log file (CRI ReopenContainerLog); `resize W H`
+  sets a tty container's window size (attach sessions);
 - when the container's process exits: kills what is left of its tree (a container ends
   with its first process, as a pid namespace does), drains the pipes, and records the
   exit atomically in `exit.json` (exit code, 128+n for signal n, reason, message,
@@ -284,6 +285,24 @@ def enter_pod_namespaces(ns: dict[str, str]) -> None:
 # --- the supervisor ---------------------------------------------------------------------
 
 
+def resize_pty(master: int, command: bytes) -> None:
+    """`resize <width> <height>` from the ctl FIFO: the pty's window size (TIOCSWINSZ;
+    the kernel sends SIGWINCH to the container's foreground process group). termios is
+    imported only when a tty container is resized."""
+    try:
+        width, height = (int(v) for v in command.split()[1:3])
+    except ValueError:
+        return
+    if not (0 < width < 65536 and 0 < height < 65536):
+        return
+    import termios
+
+    winsize = (height.to_bytes(2, sys.byteorder) + width.to_bytes(2, sys.byteorder)
+               + bytes(4))
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(master, termios.TIOCSWINSZ, winsize)
+
+
 def _nonblocking(fd: int) -> None:
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
 
@@ -526,6 +545,12 @@ class Supervisor:
                         ctl_buf += os.read(fd, 4096)
                     while b"\n" in ctl_buf:
                         cmd, _, ctl_buf = ctl_buf.partition(b"\n")
+                        if cmd.startswith(b"resize "):
+                            # An attach session's terminal size (kubectl attach -t);
+                            # nobody waits for it, so no ack.
+                            if tty:
+                                resize_pty(master, cmd)
+                            continue
                         if cmd == b"reopen-logs":
                             log.reopen()
                         elif cmd == b"close-stdin":
