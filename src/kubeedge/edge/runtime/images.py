@@ -60,10 +60,10 @@ def normalize(image: str) -> str:
 
 
 def host_python() -> str:
-    """The host's Python 3: this interpreter's base (outside any venv), else
-    /usr/bin/python3."""
-    base = getattr(sys, "_base_executable", "") or sys.executable
-    for candidate in (base, "/usr/bin/python3"):
+    """The host's Python 3: the interpreter edgecore runs on (with the packages the
+    edge installed, e.g. the `training` extra's torch and NumPy that training pods
+    import), else /usr/bin/python3."""
+    for candidate in (sys.executable, "/usr/bin/python3"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return "python3"
