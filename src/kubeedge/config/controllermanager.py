@@ -34,7 +34,14 @@ KNOWN_CONTROLLERS = (
     "queue",
     "podgroup",
     "vcjob",
+    "tfjob",
+    "pytorchjob",
 )
+
+# The training operator's --gang-scheduler-name values we serve (specs/volcano.md §6):
+# "" turns gang scheduling off; "volcano" gives every job a Volcano PodGroup. Other
+# names mean scheduler-plugins' coscheduling upstream, which we do not run.
+GANG_SCHEDULERS = ("", "volcano")
 
 
 class LeaderElection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True,
@@ -102,6 +109,10 @@ class ControllerManagerConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
     cronjob_sync_period_seconds: float = 10.0
     # Workload controllers revisit every object this often (0: only on events).
     resync_period_seconds: float = 0.0
+    # The training operator (TFJob, PyTorchJob; specs/volcano.md §6): its
+    # --gang-scheduler-name ("" = off) and --controller-threads.
+    gang_scheduler_name: str = "volcano"
+    training_controller_threads: int = 1
     # Where the cluster CA is read from for the kube-root-ca.crt ConfigMaps, relative
     # to the root.
     root_ca_file: str = msgspec.field(default="etc/kubeedge/pki/ca.crt", name="rootCAFile")
@@ -130,6 +141,12 @@ class ControllerManagerConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
             raise ConfigError(
                 f"{where}.nodeCIDRMaskSize: {self.node_cidr_mask_size} must lie between the "
                 f"cluster CIDR's prefix /{net.prefixlen} and /{net.max_prefixlen}")
+        if self.gang_scheduler_name not in GANG_SCHEDULERS:
+            raise ConfigError(
+                f"{where}.gangSchedulerName: {self.gang_scheduler_name!r} is not supported; "
+                'use "volcano" or "" (off): scheduler-plugins coscheduling is not served')
+        if self.training_controller_threads < 1:
+            raise ConfigError(f"{where}.trainingControllerThreads: must be at least 1")
         if not 1 <= self.max_endpoints_per_slice <= 1000:
             raise ConfigError(f"{where}.maxEndpointsPerSlice: must lie between 1 and 1000")
         for field in ("node_monitor_period_seconds", "node_monitor_grace_period_seconds",

@@ -27,6 +27,8 @@ CONTROLLERS: dict[str, str] = {
     "queue": "kubeedge.controllers.queue:QueueController",
     "podgroup": "kubeedge.controllers.podgroup:PodGroupController",
     "vcjob": "kubeedge.controllers.vcjob:VCJobController",
+    "tfjob": "kubeedge.controllers.training.tfjob:TFJobController",
+    "pytorchjob": "kubeedge.controllers.training.pytorchjob:PyTorchJobController",
 }
 
 
