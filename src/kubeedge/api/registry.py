@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 SUBRESOURCE_VERBS = ("get", "patch", "update")
+# A proxy subresource takes every method; kube lists these verbs for it.
+PROXY_VERBS = ("create", "delete", "get", "patch", "update")
+# metrics-server's API, which the API server serves itself (apiserver/metrics.py).
+METRICS_GROUP = "metrics.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,10 @@ def _builtin() -> list[ResourceType]:
         ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",),
                      subresources=(_status("Namespace"), Subresource("finalize", "Namespace",
                                                                      ("update",)))),
+        # nodes/proxy reaches the node's kubelet-style server (apiserver/nodeproxy.py).
         ResourceType("", "v1", "nodes", "node", "Node", False, ("no",),
-                     subresources=(_status("Node"),)),
+                     subresources=(_status("Node"),
+                                   Subresource("proxy", "NodeProxyOptions", PROXY_VERBS))),
         ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",),
                      subresources=(
                          _status("Pod"),
@@ -159,7 +165,15 @@ def _builtin() -> list[ResourceType]:
         ResourceType("authentication.k8s.io", "v1", "tokenreviews", "tokenreview",
                      "TokenReview", False, verbs=("create",), persisted=False),
     ]
-    return core + apps + batch + others
+    # Read-only and computed on request from the nodes' kubelet stats, never stored;
+    # names and verbs as metrics-server registers them.
+    metrics = [
+        ResourceType(METRICS_GROUP, "v1beta1", "nodes", "", "NodeMetrics", False,
+                     verbs=("get", "list"), strategic_merge=False, persisted=False),
+        ResourceType(METRICS_GROUP, "v1beta1", "pods", "", "PodMetrics", True,
+                     verbs=("get", "list"), strategic_merge=False, persisted=False),
+    ]
+    return core + apps + batch + others + metrics
 
 
 @dataclass

@@ -188,6 +188,10 @@ def _now() -> str:
 # and validation, before storage; it may read storage.
 Admission = Callable[
     [web.Request, RequestInfo, dict[str, Any] | None, dict[str, Any] | None], Awaitable[None]]
+# Connect subresources (pods/log|exec|attach|portforward, nodes/proxy) reach a kubelet:
+# apiserver/nodeproxy.py serves them.
+Connect = Callable[[web.Request, RequestInfo, ResourceType], Awaitable[web.StreamResponse]]
+CONNECT_SUBRESOURCES = frozenset({"log", "exec", "attach", "portforward", "proxy"})
 
 
 class ResourceHandlers:
@@ -206,6 +210,7 @@ class ResourceHandlers:
         on_stored: Callable[[ResourceType, dict[str, Any]], Awaitable[None]] | None = None,
         admit: Admission | None = None,
         namespaces: Mapping[str, dict[str, Any]] | None = None,
+        connect: Connect | None = None,
     ) -> None:
         self.objects = objects
         self.registry = registry
@@ -220,6 +225,7 @@ class ResourceHandlers:
         self.on_stored = on_stored
         self.admit = admit
         self.namespaces = namespaces
+        self.connect = connect
 
     def stop(self) -> None:
         """End open watches (they close cleanly, as on a server restart)."""
@@ -231,8 +237,10 @@ class ResourceHandlers:
 
     async def serve(self, request: web.Request, info: RequestInfo,
                     rt: ResourceType) -> web.StreamResponse:
-        check_acceptable(request)
         sub = info.subresource
+        if sub not in CONNECT_SUBRESOURCES:
+            # Streams and proxied answers are not API objects; kube checks no Accept.
+            check_acceptable(request)
         if sub and rt.subresource(sub) is None:
             raise errors.not_found(f"{rt.plural}/{sub}", info.name, rt.group)
         if rt.namespaced and not info.namespace and info.verb not in ("list", "watch"):
@@ -250,11 +258,11 @@ class ResourceHandlers:
                 f"the server does not allow this method on the requested resource "
                 f"({verb} {rt.qualified}{'/' + sub if sub else ''})"
             )
-        if sub in ("log", "exec", "attach", "portforward"):
-            raise errors.service_unavailable(
-                f"pods/{sub} is served through the edge stream tunnel, which is not "
-                "available yet in this release"
-            )
+        if sub in CONNECT_SUBRESOURCES:
+            if self.connect is None:
+                raise errors.service_unavailable(
+                    f"{rt.plural}/{sub} is not served by this API server (no kubelet client)")
+            return await self.connect(request, info, rt)
         if sub == "scale":
             return await self.scale(request, info, rt)
         if sub == "binding" or (rt.plural == "bindings" and verb == "create"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import signal
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kubeedge.api import errors, meta
-from kubeedge.api.registry import Registry, ResourceType
+from kubeedge.api.registry import METRICS_GROUP, Registry, ResourceType
 from kubeedge.apiserver import reviews
 from kubeedge.apiserver.authn import Authenticator, StaticTokens, impersonation_request
 from kubeedge.apiserver.authz.bootstrap import bootstrap_policy
@@ -47,6 +48,8 @@ from kubeedge.apiserver.handlers import (
     json_response,
     media_type,
 )
+from kubeedge.apiserver.metrics import MetricsAPI
+from kubeedge.apiserver.nodeproxy import KubeletClient, NodeProxy
 from kubeedge.apiserver.objects import ObjectStore
 from kubeedge.apiserver.openapi import OpenAPI
 from kubeedge.apiserver.request import RequestInfo, WriteOptions, parse_path
@@ -59,6 +62,7 @@ from kubeedge.apiserver.serviceaccounts import (
 )
 from kubeedge.apiserver.serviceips import ServiceIPAllocator, ServiceIPs
 from kubeedge.apiserver.tables import TableRenderer
+from kubeedge.apiserver.training_admission import TrainingAdmission
 from kubeedge.apiserver.volcano_admission import VolcanoAdmission
 from kubeedge.config.apiserver import APIServerConfig
 from kubeedge.store import Store
@@ -156,8 +160,15 @@ class APIServer:
         self.crds = CRDController(self.objects, self.registry, self._delete_object)
         self.schemas = ObjectSchemas(self.registry, self.crds)
         self.tables = TableRenderer(self.crds.crds.get)
+        self.training_admission = TrainingAdmission()
         self.volcano_admission = VolcanoAdmission(self.objects, self.registry,
                                                   ByName(self.namespace_cache))
+        # Logs, exec, attach, port-forward, node proxy and metrics reach kubelets
+        # (cloudcore's stream server for edges) with the --kubelet-client-* identity.
+        self.kubelet = KubeletClient(config)
+        self.node_proxy = NodeProxy(self.objects, self.registry, self.kubelet)
+        self.metrics = MetricsAPI(self.objects, self.registry, self.kubelet,
+                                  resolution_seconds=config.metrics_resolution_seconds)
         self.handlers = ResourceHandlers(
             self.objects, self.registry, self.schemas, self.tables,
             ServiceIPs(self.objects, self.allocator),
@@ -165,6 +176,7 @@ class APIServer:
             bookmark_interval=config.bookmark_interval_seconds,
             on_stored=self._on_stored, admit=self._admit,
             namespaces=ByName(self.namespace_cache),
+            connect=self.node_proxy.serve,
         )
         self.discovery = Discovery(
             self.registry, f"{config.advertise_address}:{config.port}"
@@ -221,6 +233,9 @@ class APIServer:
             server = site._server  # the only way aiohttp exposes the bound socket
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.ready = True
+        if not self.kubelet.configured:
+            log.warning("no --kubelet-client-certificate: logs, exec, attach, port-forward, "
+                        "node proxy and metrics.k8s.io answer 503")
         log.info("API server listening on https://%s:%s", self.config.bind_address, self.port)
         await self._start_controllers()
 
@@ -268,6 +283,7 @@ class APIServer:
         self.handlers.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.kubelet.close()
         await self.compactor.stop()
         await self.crds.stop()
         for cache in [*self.rbac_cache.caches, self.pods_by_node.cache, self.namespace_cache]:
@@ -391,6 +407,8 @@ class APIServer:
                 raise errors.StatusError(404, "NotFound",
                                          "the server could not find the requested resource",
                                          {})
+            if rt.group == METRICS_GROUP:
+                return await self.metrics.serve(request, info, rt)
             if not rt.persisted:
                 return await reviews.serve(self, request, info, rt, user)
             if rt.plural == "serviceaccounts" and info.subresource == "token" and not rt.crd:
@@ -506,6 +524,7 @@ class APIServer:
         if obj is not None and user is not None:
             self._admit_write(user, info, obj, old)
         await self.volcano_admission.admit(info, obj, old)
+        await self.training_admission.admit(info, obj, old)
 
     def _admit_write(self, user: UserInfo, info: RequestInfo, obj: dict[str, Any],
                      old: dict[str, Any] | None) -> None:
@@ -536,8 +555,19 @@ class APIServer:
         decision = self.authorizer.authorize(attrs)
         if not decision.allowed:
             raise forbidden_error(attrs, decision.reason)
+        if (attrs.resource_request and attrs.verb == "get" and not attrs.api_group
+                and attrs.resource == "pods" and attrs.subresource in SESSION_SUBRESOURCES):
+            # A WebSocket exec/attach/port-forward arrives as a GET, so `get pods/exec`
+            # alone would open a shell; kube's AuthorizePodWebsocketUpgradeCreatePermission
+            # also requires `create` on the subresource, as the SPDY POST needs.
+            create = dataclasses.replace(attrs, verb="create")
+            decision = self.authorizer.authorize(create)
+            if not decision.allowed:
+                raise forbidden_error(create, decision.reason)
 
 
+# Interactive pod sessions: authorized as `create` whatever the method.
+SESSION_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
 # The server keeps every cached object (pods by node, RBAC, namespaces) as Python
 # objects; with the default gen-0 threshold (700) each young collection walks far more
 # than it frees. A larger threshold, and freezing what start-up loaded, keep the

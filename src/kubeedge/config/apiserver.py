@@ -62,6 +62,23 @@ class APIServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # manager runs in cloudcore).
     namespace_controllers: bool = True
     controller_kubeconfig: str = "etc/kubeedge/controller-manager.kubeconfig"
+    # How pods/log|exec|attach|portforward and nodes/proxy reach a node's kubelet-style
+    # server (kube-apiserver's --kubelet-client-certificate, --kubelet-client-key and
+    # --kubelet-certificate-authority; relative to the root unless absolute). Unset,
+    # those subresources answer 503. Unlike kube-apiserver, which skips verifying
+    # kubelets without a CA, a client certificate here always comes with the CA that
+    # kubelet (stream server) certificates must chain to.
+    kubelet_client_certificate: str = ""
+    kubelet_client_key: str = ""
+    kubelet_certificate_authority: str = ""
+    # kube-apiserver's --kubelet-timeout (5 s): connecting to a kubelet and waiting for
+    # its response head. Bodies (logs -f, exec and port-forward sessions) run unbounded.
+    # Also bounds one /stats/summary scrape for metrics.k8s.io.
+    kubelet_timeout_seconds: float = 5.0
+    # metrics.k8s.io answers are computed from the nodes' /stats/summary and reused for
+    # this long; also reported as each item's `window`. metrics-server scrapes every
+    # --metric-resolution (15 s); we scrape on demand, at most once per window per node.
+    metrics_resolution_seconds: float = 15.0
 
     def path(self, relative: str) -> Path:
         """A path under the root (absolute paths are taken as they are)."""
@@ -89,7 +106,18 @@ class APIServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("storage.etcd_servers: required when storage.backend is etcd")
         if self.storage.compaction_retain_revisions < 1:
             raise ConfigError("storage.compaction_retain_revisions: must be at least 1")
-        for name in ("min_request_timeout_seconds", "bookmark_interval_seconds"):
+        if bool(self.kubelet_client_certificate) != bool(self.kubelet_client_key):
+            missing = ("kubelet_client_key" if self.kubelet_client_certificate
+                       else "kubelet_client_certificate")
+            raise ConfigError(f"{missing}: required with the other kubelet client file "
+                              "(--kubelet-client-certificate and --kubelet-client-key go "
+                              "together)")
+        if self.kubelet_client_certificate and not self.kubelet_certificate_authority:
+            raise ConfigError("kubelet_certificate_authority: required with "
+                              "kubelet_client_certificate (--kubelet-certificate-authority: "
+                              "the CA kubelet serving certificates are verified against)")
+        for name in ("min_request_timeout_seconds", "bookmark_interval_seconds",
+                     "kubelet_timeout_seconds", "metrics_resolution_seconds"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be greater than zero")
         return self

@@ -65,6 +65,7 @@ COORDINATION = "coordination.k8s.io"
 DISCOVERY = "discovery.k8s.io"
 EVENTS = "events.k8s.io"
 EXTENSIONS = "extensions"
+METRICS = "metrics.k8s.io"
 NETWORKING = "networking.k8s.io"
 NODE = "node.k8s.io"
 POLICY = "policy"
@@ -545,6 +546,15 @@ def _build_cluster_roles() -> list[dict[str, Any]]:
             ],
         ),
         _aggregated("view", AGGREGATE_TO_VIEW, {AGGREGATE_TO_EDIT: "true"}),
+        # metrics-server's role for its API, which the API server serves itself
+        # (apiserver/metrics.py): folded into view, edit and admin by its labels, so
+        # whoever may view pods may `kubectl top` them.
+        _role(
+            "system:aggregated-metrics-reader",
+            [_rule(READ, [METRICS], ["pods", "nodes"])],
+            {AGGREGATE_TO_VIEW: "true", AGGREGATE_TO_EDIT: "true", AGGREGATE_TO_ADMIN: "true",
+             "k8s-app": "metrics-server"},
+        ),
     ]
 
 
