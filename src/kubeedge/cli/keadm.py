@@ -71,9 +71,13 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
         )
         # Edges dial CloudHub at the advertised address and check it against cloudcore's
         # certificate, so the certificate must name it (a --set may still override).
+        # CloudStream is on (zero-configuration kubectl logs/exec, specs/kubeedge.md §9;
+        # `--set modules.cloudStream.enable=false` turns it off): init makes its
+        # certificates and gives the API server its kubelet client identity.
         core_config = setup.cloudcore_config_for(
             str(root_path),
-            [f"modules.cloudHub.advertiseAddress={advertise_address}", *sets])
+            ["modules.cloudStream.enable=true",
+             f"modules.cloudHub.advertiseAddress={advertise_address}", *sets])
     except (ConfigError, msgspec.ValidationError) as exc:
         _fail(f"invalid flag value: {exc}")
         return
@@ -116,6 +120,10 @@ def init(root: str, advertise_address: str, apiserver_port: int, bind_address: s
     if hub.enable:
         click.echo(f"  CloudHub:   {advertise_address}:{hub.websocket.port} (edges join here), "
                    f"certificates on port {hub.https.port}")
+        stream = core_config.modules.cloud_stream
+        if stream.enable:
+            click.echo(f"  CloudStream: tunnel on port {stream.tunnel_port}, stream server on "
+                       f"port {stream.stream_port} (kubectl logs/exec for edge pods)")
     click.echo(f"  Logs:       {layout.apiserver_log}, {layout.cloudcore_log}")
     click.echo("To use kubectl with it:")
     click.echo(f"export KUBECONFIG={layout.admin_kubeconfig}")

@@ -11,7 +11,9 @@ Two kinds of modules run here:
 - The cloud-edge channel (`modules.cloudHub`, specs/kubeedge.md §1, §3, §4): the
   certificate service (KubeEdge's CA and serving certificate in Secrets, the join token
   refresher, HTTPS on `cloudHub.https.port`), EdgeController, SyncController and CloudHub
-  (WebSocket on `cloudHub.websocket.port`), talking over one `ModuleBus`. These run on
+  (WebSocket on `cloudHub.websocket.port`), talking over one `ModuleBus`; and, with
+  `modules.cloudStream.enable`, CloudStream (spec §9: the tunnel and stream servers for
+  kubectl logs/exec), started last and stopped first. These run on
   every replica, outside leader election, as in KubeEdge: each cloudcore serves the
   edges connected to it, and ObjectSync writes are idempotent.
 The informers are the process's: the controllers, the scheduler and the channel share
@@ -31,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kubeedge.client import kubeconfig
 from kubeedge.client.informer import SharedInformerFactory
@@ -131,6 +133,7 @@ class EdgeChannelModule:
             (MODULE_EDGECONTROLLER, m.edge_controller.enable),
             (MODULE_SYNCCONTROLLER, m.sync_controller.enable)) if on]
         self.hub_port = 0
+        self.stream: Any = None  # CloudStream, when modules.cloudStream.enable
 
     async def start(self) -> None:
         from kubeedge.cloud.edgecontroller import EdgeController, EdgeControllerSettings
@@ -157,6 +160,24 @@ class EdgeChannelModule:
         else:
             log.warning("modules.cloudHub.websocket.enable is false and QUIC is not "
                         "implemented: no edge can connect to this cloudcore")
+        if m.cloud_stream.enable:
+            # kubectl logs/exec/attach/port-forward and metrics for edge pods (spec §9),
+            # on the certificates CloudHub uses (cloud/stream/cloudstream.py).
+            from kubeedge.cloud.stream import CloudStream
+
+            self.stream = CloudStream(self.client, self.config, self.cert.certs,
+                                      informers=self.informers)
+            await self._start("cloudstream", self.stream)
+
+    def metric_families(self) -> list[Any]:
+        """The started modules' metrics (CloudHub's, CloudStream's) for cloudcore's
+        monitor server."""
+        out: list[Any] = []
+        for _, module in self.modules:
+            families = getattr(module, "metric_families", None)
+            if families is not None:
+                out.extend(families())
+        return out
 
     async def _start(self, name: str, module: Module) -> None:
         await module.start()
@@ -184,6 +205,27 @@ async def start_certificates(client: APIClient, config: CloudCoreConfig) -> Cert
                       serve=hub.https.enable)
     await cert.start()
     return cert
+
+
+async def start_monitor(config: CloudCoreConfig,
+                        channel: EdgeChannelModule | None) -> Module | None:
+    """Prometheus metrics on commonConfig.monitorServer (KubeEdge's 127.0.0.1:9091). A
+    taken port is logged, not fatal: the metrics matter less than the edges."""
+    from kubeedge.cloud.monitor import MonitorServer
+    from kubeedge.monitoring import Metrics
+
+    metrics = Metrics()
+    if channel is not None:
+        metrics.add(channel.metric_families)
+    bind = config.common_config.monitor_server.bind_address
+    server = MonitorServer(metrics, bind)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("monitor server not started on %s: %s (set commonConfig.monitorServer."
+                  "bindAddress)", bind, exc)
+        return None
+    return server
 
 
 async def run_module(name: str, client: APIClient, election: LeaderElection,
@@ -265,7 +307,8 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         await client.close()
         return
     cm = config.modules.controller_manager
-    if config.modules.scheduler.enable or (cm.enable and (
+    training = cm.enable and (cm.enabled("tfjob") or cm.enabled("pytorchjob"))
+    if config.modules.scheduler.enable or training or (cm.enable and (
             cm.enabled("queue") or cm.enabled("podgroup") or cm.enabled("vcjob"))):
         # Volcano's CRDs and its `root` and `default` queues, as its Helm chart installs
         # them, before anything reads them and before `keadm init` returns (on_ready):
@@ -278,12 +321,23 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         except Exception:
             log.exception("installing Volcano's CRDs and queues failed; the Volcano path "
                           "waits for them (the queue controller tries again)")
+    if training:
+        # Kubeflow's TFJob and PyTorchJob CRDs (their jobs make PodGroups, hence
+        # Volcano's above), in place before `keadm init` returns like Volcano's.
+        from kubeedge.controllers.training import crds as training_crds
+
+        try:
+            await training_crds.install(client)
+        except Exception:
+            log.exception("installing the training job CRDs failed; the training "
+                          "controllers install them when they start")
     # One cache of each resource for the whole process: the controllers, the scheduler
     # and the channel read the same pods. A module that stops takes back its handlers
     # only; the informers run until the process ends.
     informers = SharedInformerFactory(client, cm.resync_period_seconds)
     cert: CertModule | None = None
     channel: EdgeChannelModule | None = None
+    monitor: Module | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
         if config.modules.cloud_hub.enable:
@@ -297,6 +351,7 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
             # Every replica serves its own edges: no Lease (module docstring).
             channel = EdgeChannelModule(client, config, informers, cert)
             await channel.start()
+        monitor = await start_monitor(config, channel)
         if on_ready is not None:
             on_ready()
         modules: list[tuple[str, LeaderElection, Callable[[], Module]]] = []
@@ -321,6 +376,8 @@ async def run(config: CloudCoreConfig, stop: asyncio.Event | None = None,
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if monitor is not None:
+            await _stop("monitor server", monitor)
         # The channel in reverse order (CloudHub first), then the certificates.
         if channel is not None:
             await _stop("cloud-edge channel", channel)

@@ -214,11 +214,16 @@ def crds(config: CloudCoreConfig) -> list[dict[str, Any]]:
 
     wanted = list(reliablesyncs.CRDS) if config.modules.cloud_hub.enable else []
     cm = config.modules.controller_manager
-    if config.modules.scheduler.enable or (cm.enable and (
+    training = cm.enable and (cm.enabled("tfjob") or cm.enabled("pytorchjob"))
+    if config.modules.scheduler.enable or training or (cm.enable and (
             cm.enabled("queue") or cm.enabled("podgroup") or cm.enabled("vcjob"))):
         from kubeedge.controllers import volcano_crds
 
         wanted.extend(volcano_crds.CRDS)
+    if training:
+        from kubeedge.controllers.training import crds as training_crds
+
+        wanted.extend(training_crds.CRDS)
     return [copy.deepcopy(crd) for crd in wanted]
 
 

@@ -49,6 +49,9 @@ ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUP = "system:masters"
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 CLOUDCORE_USER = "system:kubeedge:cloudcore"
+# kubeadm's kubelet client identity: the API server reaches kubelets (here cloudcore's
+# stream server, specs/kubeedge.md §9) with it.
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 APISERVER_MARK = "kubeedge.cli.apiserver"
 CLOUDCORE_MARK = "kubeedge.cli.cloudcore"
 
@@ -74,6 +77,14 @@ class Layout:
     @property
     def apiserver_config(self) -> Path:
         return self.config_dir / "apiserver.yaml"
+
+    @property
+    def kubelet_client_cert(self) -> Path:
+        return self.pki / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.pki / "apiserver-kubelet-client.key"
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -147,6 +158,11 @@ def write_pki(layout: Layout, advertise_address: str, extra_sans: list[str],
     cloudcore = ca.issue_client_cert(CLOUDCORE_USER)
     write_pem_pair(cloudcore.certificate, cloudcore.private_key,
                    layout.pki / "cloudcore.crt", layout.pki / "cloudcore.key")
+    # kube-apiserver's --kubelet-client-certificate as kubeadm makes it: the API server
+    # opens logs/exec/port-forward sessions at cloudcore's stream server with it.
+    kubelet_client = ca.issue_client_cert(KUBELET_CLIENT_USER, organizations=[ADMIN_GROUP])
+    write_pem_pair(kubelet_client.certificate, kubelet_client.private_key,
+                   layout.kubelet_client_cert, layout.kubelet_client_key)
     token_file = layout.pki / "tokens.csv"
     if not token_file.exists():
         atomic_write(token_file, b"", 0o600)
@@ -154,6 +170,28 @@ def write_pki(layout: Layout, advertise_address: str, extra_sans: list[str],
     if not sa_key.exists():
         # Signs service account tokens; kept across restarts so issued tokens stay valid.
         atomic_write(sa_key, key_pem(generate_private_key("ec")), 0o600)
+
+
+def write_stream_certs(layout: Layout, cloudcore: CloudCoreConfig) -> None:
+    """CloudStream's stream-server files (specs/kubeedge.md §4 "Stream"), which `keadm
+    init` makes so `kubectl logs` works with no configuration: `tlsStreamCAFile` is the
+    cluster CA (it verifies the API server's kubelet client certificate), and the
+    serving certificate, signed by that CA (the API server verifies it with
+    --kubelet-certificate-authority), names every advertised address, 127.0.0.1 and
+    localhost."""
+    stream = cloudcore.modules.cloud_stream
+    ca = CertificateAuthority.load(layout.pki / "ca.crt", layout.pki / "ca.key")
+    ca_path = cloudcore.path(stream.tls_stream_ca_file)
+    ca_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(ca_path, ca.cert_pem, 0o644)
+    ips = {"127.0.0.1", *cloudcore.modules.cloud_hub.advertise_address}
+    dns = {"localhost", *cloudcore.modules.cloud_hub.dns_names}
+    serving = ca.issue_server_cert("kubeedge-stream", dns_names=sorted(dns),
+                                   ip_addresses=sorted(ips))
+    cert_path = cloudcore.path(stream.tls_stream_cert_file)
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    write_pem_pair(serving.certificate, serving.private_key, cert_path,
+                   cloudcore.path(stream.tls_stream_private_key_file))
 
 
 def write_kubeconfigs(layout: Layout, server: str) -> None:
@@ -244,6 +282,7 @@ def prepare(config: APIServerConfig, extra_sans: list[str],
     write_pki(layout, config.advertise_address, extra_sans, config.bind_address)
     write_kubeconfigs(layout, server_url(config.advertise_address, config.port))
     if cloudcore is not None:
+        write_stream_certs(layout, cloudcore)
         atomic_write(layout.cloudcore_config, cloudcore_config.dump(cloudcore).encode(), 0o600)
         # cloudcore's controller manager keeps the namespace defaults (unless its
         # config turns them off): the API server's in-process copy, for when it runs
@@ -330,8 +369,14 @@ def admin_kubeconfig_for(root: Path) -> Path:
 
 
 def apiserver_command(layout: Layout) -> list[str]:
+    # kube-apiserver's kubelet client flags: logs, exec, attach, port-forward and
+    # metrics go to cloudcore's stream server with this identity, which is checked
+    # against the cluster CA (write_stream_certs).
     return [sys.executable, "-m", "kubeedge.cli.apiserver", "--config",
-            str(layout.apiserver_config)]
+            str(layout.apiserver_config),
+            "--kubelet-client-certificate", str(layout.kubelet_client_cert),
+            "--kubelet-client-key", str(layout.kubelet_client_key),
+            "--kubelet-certificate-authority", str(layout.pki / "ca.crt")]
 
 
 def cloudcore_command(layout: Layout) -> list[str]:

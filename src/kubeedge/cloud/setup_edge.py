@@ -217,6 +217,10 @@ def join_config(flags: JoinFlags) -> edgecore.EdgeCoreConfig:
     hub["quic"]["server"] = f"{host}:10001"
     hub["httpServer"] = f"https://{host}:{flags.certport}"
     hub["token"] = token
+    # EdgeStream on, to CloudStream's tunnel port (keadm init enables CloudStream), so
+    # kubectl logs/exec work once the edge joins (specs/kubeedge.md §9); --set may
+    # override either.
+    raw["modules"]["edgeStream"]["enable"] = True
     raw["modules"]["edgeStream"]["server"] = f"{host}:10004"
     for item in flags.sets:
         _apply_set(raw, item)

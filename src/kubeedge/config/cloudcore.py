@@ -336,7 +336,9 @@ class DynamicController(_Section):
 
 class CloudStream(_Section):
     """`modules.cloudStream` (spec §9): the stream server kube-apiserver reaches
-    (10003) and the tunnel server edges dial (10004). Off by default, as in KubeEdge."""
+    (10003) and the tunnel server edges dial (10004). Off by default, as in KubeEdge
+    (`keadm init` turns it on). The tunnel files fall back to CloudHub's certificates
+    and the stream files to KubeEdge's CA when they do not exist."""
 
     enable: bool = False
     tls_tunnel_ca_file: str = msgspec.field(default=CA_FILE, name="tlsTunnelCAFile")
@@ -348,12 +350,24 @@ class CloudStream(_Section):
     tls_stream_cert_file: str = "etc/kubeedge/certs/stream.crt"
     tls_stream_private_key_file: str = "etc/kubeedge/certs/stream.key"
     stream_port: int = 10003
+    # Ours: the address both servers listen on (KubeEdge listens on every address).
+    address: str = "0.0.0.0"
+    # Ours: a tunnel silent this long is pinged, and closed (with every session on it)
+    # when no pong comes within half of it, so a partitioned edge's sessions end too. A
+    # killed edge's socket closes at once; the edge pings on its own (edgeStream).
+    keepalive_interval: Seconds = 30
+    # Ours: a session whose client takes none of its buffered data (4 MiB) for this long
+    # is ended, so a stuck client cannot hold its edge's tunnel (streaming/tunnel.py).
+    session_stall_timeout: Seconds = 5
 
     def validate(self, where: str) -> None:
         if not self.enable:
             return
         check_port(f"{where}.tunnelPort", self.tunnel_port, allow_zero=True)
         check_port(f"{where}.streamPort", self.stream_port, allow_zero=True)
+        check_ip(f"{where}.address", self.address)
+        check_positive(f"{where}.keepaliveInterval", self.keepalive_interval)
+        check_positive(f"{where}.sessionStallTimeout", self.session_stall_timeout)
 
 
 class Router(_Section):

@@ -276,6 +276,13 @@ class Edged(_Section):
     cni_bin_dir: str = "/usr/lib/cni"
     # The pods' interface MTU; 0 leaves it to the bridge plugin (the bridge's own).
     network_plugin_mtu: int = msgspec.field(default=0, name="networkPluginMTU")
+    # Ours. How often container and node CPU/memory are sampled for /stats/summary and
+    # /metrics/resource (usageNanoCores is the rate between two samples); cAdvisor's
+    # --housekeeping_interval default, 10 s.
+    housekeeping_interval: str = "10s"
+    # Ours. How long edged's server waits for a client's exec/attach/port-forward
+    # streams after the upgrade (kubelet's streaming server, 30 s).
+    stream_creation_timeout: str = "30s"
 
     def seconds(self, name: str) -> float:
         """One of this section's duration fields (snake_case name) in seconds."""
@@ -295,7 +302,8 @@ class Edged(_Section):
             raise ConfigError(f"{where}.networkPluginMTU: {self.network_plugin_mtu} is not "
                               "0 (the plugin's default) or between 68 and 65535")
         for name in ("crash_loop_back_off_initial", "crash_loop_back_off_max",
-                     "pleg_relist_period"):
+                     "pleg_relist_period", "housekeeping_interval",
+                     "stream_creation_timeout"):
             check_go_duration(f"{where}.{_camel(name)}", getattr(self, name))
         if self.seconds("crash_loop_back_off_initial") > self.seconds(
                 "crash_loop_back_off_max"):
@@ -602,13 +610,19 @@ class EdgeStream(_Section):
     write_deadline: Seconds = 15
     # Ours: the edge dials the tunnel again this often while it is down (KubeEdge's 2 s).
     reconnect_interval: Seconds = 2
+    # Ours: the edge pings the tunnel this often (KubeEdge's edgestream startPing, 5 s);
+    # no pong within `readDeadline` ends the tunnel and every session on it.
+    ping_interval: Seconds = 5
+    # Ours: a session whose local connection takes none of its buffered data (4 MiB)
+    # for this long is ended, so it cannot hold the tunnel (streaming/tunnel.py).
+    session_stall_timeout: Seconds = 5
 
     def validate(self, where: str) -> None:
         if not self.enable:
             return
         check_host_port(f"{where}.server", self.server)
         for name in ("handshake_timeout", "read_deadline", "write_deadline",
-                     "reconnect_interval"):
+                     "reconnect_interval", "ping_interval", "session_stall_timeout"):
             check_positive(f"{where}.{_camel(name)}", getattr(self, name))
 
 

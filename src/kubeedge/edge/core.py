@@ -36,6 +36,14 @@ Owns (specs/kubeedge.md §1 "EdgeCore modules", §6, §8):
   networking (bridge, routes, namespaces, CNI state: `PodNetwork.reset`) once the pods
   are gone.
 
+- kubectl logs/exec/attach/port-forward/top (issue 8, spec §9): the stats sampler
+  (`edge/edged/stats.py`, every modules.edged.housekeepingInterval), edged's
+  kubelet-style server (`edge/edged/server.py`) on tailoredKubeletConfig.address and
+  readOnlyPort (KubeEdge's 127.0.0.1:10350; 0 binds an ephemeral port, for tests:
+  kubelet's 0 would switch the server off), and, with modules.edgeStream.enable,
+  EdgeStream (`edge/stream/`) carrying the cloud's sessions to that server's bound
+  port. Started after Edged, stopped before it (tunnel, server, sampler).
+
 Must never import anything from cloud/, apiserver/, store/, controllers/ or scheduler/
 (rule 9).
 """
@@ -181,6 +189,9 @@ class EdgeCore:
         self.runtime: Any = None
         self.edged: Any = None
         self.network: Any = None
+        self.stats: Any = None
+        self.server: Any = None  # edged's kubelet-style server
+        self.stream: Any = None  # EdgeStream
         self._stop = asyncio.Event()
         self._leave = False
         self._watch: asyncio.Task[None] | None = None
@@ -236,9 +247,88 @@ class EdgeCore:
             self.edged = Edged(EdgedSettings.from_config(config, node_settings.node_ip),
                                bus, runtime, client)
             await self.edged.start()
+            await self._start_streaming(node_settings.node_ip)
         self._watch = asyncio.create_task(self._watch_hub(), name="edgecore-state")
         log.info("edgecore started for node %s (cloud %s)", config.node_name,
                  config.modules.edge_hub.websocket.server)
+
+    async def _start_streaming(self, node_ip: str) -> None:
+        """The stats sampler, edged's kubelet-style server on
+        tailoredKubeletConfig.address:readOnlyPort (0: an ephemeral port), and, when
+        modules.edgeStream is on, EdgeStream replaying the cloud's sessions to that
+        server (specs/kubeedge.md §9)."""
+        from kubeedge.edge.edged.server import EdgedServer
+        from kubeedge.edge.edged.stats import StatsProvider
+
+        config = self.config
+        edged = config.modules.edged
+        kc = edged.tailored_kubelet_config
+        self.stats = StatsProvider(self.runtime, self.edged.pods, node_name=config.node_name,
+                                   interval=edged.seconds("housekeeping_interval"))
+        self.stats.start()
+        self.server = EdgedServer(
+            self.edged, self.runtime, self.stats, address=kc.address,
+            port=kc.read_only_port,
+            stream_creation_timeout=edged.seconds("stream_creation_timeout"),
+            metrics_text=self._metrics_text)
+        try:
+            await self.server.start()
+        except OSError as exc:
+            # The pods matter more than their logs: edgecore runs on without the
+            # server (kubelet would exit), and says why.
+            log.error("edged server not started on %s:%d: %s; kubectl logs/exec/top will "
+                      "not reach this node (set modules.edged.tailoredKubeletConfig."
+                      "readOnlyPort to a free port, or 0 for any)", kc.address,
+                      kc.read_only_port, exc)
+            self.server = None
+            return
+        if config.modules.edge_stream.enable:
+            from kubeedge.edge.stream import EdgeStream
+
+            server = self.server
+            self.stream = EdgeStream(config.modules.edge_stream, node_name=config.node_name,
+                                     internal_ip=node_ip, root=Path(config.root),
+                                     local_port=lambda: server.port)
+            await self.stream.start()
+
+    def _metrics_text(self) -> str:
+        """edgecore's own Prometheus metrics on edged's server (/metrics), gathered now
+        from the modules' counters (monitoring.py)."""
+        from kubeedge.monitoring import Metrics
+
+        metrics = Metrics()
+        if self.hub is not None:
+            metrics.add(self.hub.metric_families)
+        metrics.add(self._module_families)
+        return metrics.render().decode()
+
+    def _module_families(self) -> list[Any]:
+        from kubeedge.monitoring import gauge
+
+        out = []
+        if self.edged is not None:
+            phases = gauge("edged_pods", "Pods on this node, by phase.")
+            counts: dict[str, int] = {}
+            containers = 0
+            for pod in self.edged.pods():
+                phase = (pod.get("status") or {}).get("phase") or "Pending"
+                counts[phase] = counts.get(phase, 0) + 1
+                containers += sum(1 for c in (pod.get("status") or {}).get(
+                    "containerStatuses") or [] if "running" in (c.get("state") or {}))
+            for phase, n in sorted(counts.items()):
+                phases.add(n, phase=phase)
+            out += [phases, gauge("edged_running_containers",
+                                  "Containers running on this node.", containers)]
+        if self.runtime is not None and hasattr(self.runtime, "metric_families"):
+            out += self.runtime.metric_families()
+        if self.stream is not None:
+            tunnel = self.stream.tunnel
+            out += [gauge("edgestream_connected", "1 while the tunnel to CloudStream is "
+                          "up.", 1 if self.stream.connected.is_set() else 0),
+                    gauge("edgestream_sessions", "kubectl logs/exec/attach/port-forward "
+                          "sessions open on the tunnel.",
+                          len(tunnel.relays) if tunnel is not None else 0)]
+        return out
 
     async def _stop_watch(self) -> None:
         if self._watch is not None:
@@ -331,6 +421,16 @@ class EdgeCore:
         """Stop the modules, close the session and the database; idempotent. The pods'
         containers keep running."""
         await self._stop_watch()
+        # The tunnel first (no new sessions), then the server and its sessions.
+        if self.stream is not None:
+            await self.stream.stop()
+            self.stream = None
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        if self.stats is not None:
+            await self.stats.stop()
+            self.stats = None
         if self.edged is not None:
             await self.edged.stop()
             self.edged = None

@@ -27,7 +27,7 @@ from kubeedge.edge.core import EdgeLayout
 from kubeedge.edge.runtime import ContainerFilter, ContainerState, ContainerStatus
 from kubeedge.edge.runtime.contract import LABEL_POD_UID
 from kubeedge.edge.runtime.process import ProcessRuntime
-from tests.fixtures.cluster import Cloud, eventually, keadm
+from tests.fixtures.cluster import Cloud, eventually, free_port, keadm
 
 # What the pod tests need of the cloud: workloads, Endpoints, and the scheduler.
 CONTROLLERS = ("namespace-defaults", "deployment", "replicaset", "endpoints",
@@ -52,10 +52,14 @@ EDGED_FAST = (
 def join_edge(cloud: Cloud, root: Path, name: str, *sets: str) -> int:
     """`keadm join` of node `name` under `root` to cloudcore's channel; edgecore's pid."""
     token = keadm("gettoken", "--root", str(cloud.root)).stdout.strip()
+    # EdgeStream to this cloud's tunnel port, and edged's kubelet-style server on a free
+    # port of its own, so several edges run side by side.
+    stream = (f"modules.edgeStream.server={cloud.tunnel_server}",
+              f"modules.edged.tailoredKubeletConfig.readOnlyPort={free_port()}")
     joined = keadm("join", f"--cloudcore-ipport=127.0.0.1:{cloud.hub_port}",
                    f"--token={token}", f"--edgenode-name={name}",
                    f"--certport={cloud.cert_port}", "--root", str(root),
-                   *[a for s in (*EDGED_FAST, *sets) for a in ("--set", s)],
+                   *[a for s in (*EDGED_FAST, *stream, *sets) for a in ("--set", s)],
                    "--timeout", "30", check=False, timeout=60)
     assert joined.returncode == 0, joined.stdout + joined.stderr
     pid = setup_edge.edgecore_pid(root)

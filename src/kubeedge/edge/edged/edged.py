@@ -123,8 +123,8 @@ from kubeedge.messaging.resource import (
     parse_edge_resource,
 )
 
-__all__ = ["MAX_CLUSTER_HOSTS_LINES", "RESOURCE_CLUSTERHOSTS", "Edged", "EdgedSettings",
-           "cluster_hosts_entries"]
+__all__ = ["MAX_CLUSTER_HOSTS_LINES", "RESOURCE_CLUSTERHOSTS", "ContainerIds", "Edged",
+           "EdgedSettings", "cluster_hosts_entries"]
 
 log = logging.getLogger(__name__)
 
@@ -372,6 +372,20 @@ def _referenced(pod: Mapping[str, Any], kind: str, name: str, *,
             if (e.get(from_key) or {}).get("name") == name:
                 return True
     return False
+
+
+@dataclass(frozen=True)
+class ContainerIds:
+    """Which runtime containers a pod's container name stands for, as its API status
+    shows them (edged's server: logs, exec, attach). `current` is the container of
+    `state` (or of `lastState` while the container waits to restart, where kubelet
+    reads the logs), `previous` that of `lastState.terminated` (`--previous`); "" when
+    there is none. `waiting` is the waiting reason while nothing ran yet."""
+
+    current: str
+    previous: str
+    running: bool
+    waiting: str = ""
 
 
 @dataclass
@@ -1014,13 +1028,16 @@ class Edged:
     def _pod_ip(self, pod: Mapping[str, Any], sandbox: PodSandboxStatus | None) -> str:
         if (pod.get("spec") or {}).get("hostNetwork"):
             return self.settings.node_ip
-        if sandbox is None:
-            # A finished pod's sandbox is gone: it keeps the IP it had, as kubelet keeps
-            # status.podIP (a new pod with no sandbox yet has none to keep).
+        ip = "" if sandbox is None else str(getattr(sandbox, "ip", "")
+                                             or getattr(sandbox, "pod_ip", ""))
+        if not ip:
+            # A finished pod's sandbox is gone, or stopped with its network torn down:
+            # it keeps the IP it had, as kubelet keeps status.podIP (a new pod with no
+            # sandbox yet has none to keep; sandboxes on the host's network have the
+            # node's).
             previous = str((pod.get("status") or {}).get("podIP") or "")
             return previous or self.settings.node_ip
-        return str(getattr(sandbox, "ip", "") or getattr(sandbox, "pod_ip", "")
-                   or self.settings.node_ip)
+        return ip
 
     async def _sandbox(self, w: _PodWorker) -> PodSandboxStatus | None:
         """The pod's ready sandbox, created if there is none (kubelet creates a new one
@@ -1396,6 +1413,72 @@ class Edged:
                 if old.state == ContainerState.EXITED:
                     with contextlib.suppress(RuntimeServiceError):
                         await self.runtime.remove_container(old.id)
+
+    # ---- lookups (edged's server) ----------------------------------------------------
+
+    def pods(self) -> list[Obj]:
+        """The pods this node runs (kubelet's GetPods), static pods included."""
+        return [w.pod for w in self.workers.values() if not w.removed]
+
+    def find_pod(self, namespace: str, name: str, uid: str = "") -> Obj | None:
+        """A pod of this node by namespace and name; with `uid`, only if it is that pod
+        (a static pod also answers to its mirror's uid, the one the API shows)."""
+        for w in self.workers.values():
+            m = _meta(w.pod)
+            if w.removed or m.get("namespace") != namespace or m.get("name") != name:
+                continue
+            if uid and uid != w.uid:
+                mirror = self.mirrors.get(f"{namespace}/{name}")
+                if not is_static_pod(w.pod) or mirror is None or _uid(mirror) != uid:
+                    continue
+            return w.pod
+        return None
+
+    async def pod_sandbox_id(self, pod: Mapping[str, Any]) -> str:
+        """The pod's current sandbox ("" when it has none): the ready one, else the
+        newest."""
+        boxes = await self.runtime.list_pod_sandboxes(
+            PodSandboxFilter(labels={LABEL_POD_UID: _uid(pod)}))
+        if not boxes:
+            return ""
+        boxes.sort(key=lambda b: (b.state == PodSandboxState.READY, b.created_at))
+        return boxes[-1].id
+
+    async def container_ids(self, pod: Mapping[str, Any], container: str
+                            ) -> ContainerIds | None:
+        """The runtime containers behind `container` of `pod` (see ContainerIds), the
+        way status.py reports them; None when the pod's spec has no such container."""
+        spec = pod.get("spec") or {}
+        init = False
+        found: Mapping[str, Any] | None = None
+        for c in spec.get("containers") or []:
+            if c.get("name") == container:
+                found = c
+        for c in spec.get("initContainers") or []:
+            if found is None and c.get("name") == container:
+                found, init = c, True
+        if found is None:
+            return None
+        uid = _uid(pod)
+        history = sorted(
+            await self.runtime.list_containers(
+                ContainerFilter(labels={LABEL_POD_UID: uid}, name=container)),
+            key=lambda c: (c.metadata.attempt, c.created_at), reverse=True)
+        w = self.workers.get(uid)
+        failure = w.failures.get(container) if w is not None else None
+        if not history:
+            waiting = failure.reason if failure is not None else (
+                "PodInitializing" if spec.get("initContainers") and not init
+                else "ContainerCreating")
+            return ContainerIds("", "", False, waiting)
+        latest = history[0]
+        older = history[1].id if len(history) > 1 else ""
+        if latest.state == ContainerState.RUNNING:
+            return ContainerIds(latest.id, older, True)
+        if failure is not None and should_restart(pod, found, latest, init=init):
+            # Waiting to start again (CrashLoopBackOff): the exited one is lastState.
+            return ContainerIds(latest.id, latest.id, False)
+        return ContainerIds(latest.id, older, False)
 
     # ---- status ----------------------------------------------------------------------
 
