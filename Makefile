@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_ROOT ?= $(CURDIR)/.demo
 
-.PHONY: demo test lint deps system-deps clean
+.PHONY: demo test lint deps training-deps system-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -16,6 +16,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 deps: $(STAMP)
+
+# The `training` extra (torch, NumPy) for examples/training/'s programs, which the tests
+# run: installed once beside the test deps; `make demo` needs only `deps`.
+TRAINING_STAMP := $(VENV)/.installed-training
+$(TRAINING_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install -q -e '.[test,training]'
+	touch $(TRAINING_STAMP)
+
+# The kubeflow-training SDK the tests drive pins kubernetes<36, which ours (37) does not
+# meet, so it lives in a venv of its own inside ours (pyproject's `training-sdk` extra).
+SDK_VENV := $(VENV)/kubeflow-sdk
+SDK_STAMP := $(SDK_VENV)/.installed
+$(SDK_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install -q 'kubeflow-training==1.9.4'
+	touch $(SDK_STAMP)
+
+training-deps: $(TRAINING_STAMP) $(SDK_STAMP)
 
 # Real parts the tests drive: etcd (Debian's etcd-server), kubectl, Debian's
 # python3.11 (the non-root test runs keadm as an ordinary user with it), iproute2's
@@ -32,7 +50,7 @@ system-deps:
 lint: deps
 	$(BIN)/ruff check .
 
-test: deps system-deps lint
+test: deps training-deps system-deps lint
 	$(BIN)/pytest -q
 
 demo: deps
