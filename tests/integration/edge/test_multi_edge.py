@@ -24,26 +24,21 @@ Needs root, iproute2, util-linux and Debian's containernetworking-plugins.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import ipaddress
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubeedge.cloud import setup_edge
-from kubeedge.edge.runtime.network import network_problem
-from tests.fixtures.cluster import Cloud, eventually, keadm, running_cloud
-from tests.fixtures.netns import Lan, LanHost, lan_with_host, netns_available
+from tests.fixtures.cluster import Cloud, eventually
+from tests.fixtures.netns import Lan, lan_with_host
 from tests.integration.edge import edgepods as ep
+from tests.integration.edge import lanedges
+from tests.integration.edge.lanedges import Edge
 
 CONTROLLERS = ("namespace-defaults", "node-ipam", "deployment", "replicaset",
                "statefulset", "endpoints", "garbage-collector")
@@ -78,53 +73,14 @@ for url in sys.argv[1:]:
 """
 
 
-def _unavailable() -> str:
-    problem = netns_available()
-    if problem:
-        return problem
-    return network_problem(enabled=True, euid=0, pod_cidr="10.0.0.0/24",
-                           cni_bin_dir="/usr/lib/cni")
-
-
 # Without root the namespaces cannot be made at all (a host limit); as root, a missing
-# part fails the tests with how to install it (`_require_parts`).
+# part fails the tests with how to install it (`lanedges.require_parts`).
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="multi-edge networking needs root")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _require_parts() -> None:
-    problem = _unavailable()
-    if problem:
-        pytest.fail(f"{problem}; apt-get install containernetworking-plugins iproute2 "
-                    "(make test installs them)")
-
-
-@dataclass
-class Edge:
-    name: str
-    root: Path
-    host: LanHost
-
-    def pod_cidr(self) -> str:
-        try:
-            return (self.root / "var/lib/kubeedge/cni/podcidr").read_text().strip()
-        except OSError:
-            return ""
-
-    def routes(self) -> list[list[str]]:
-        """The routes its runtime programmed, [podCIDR, via] each."""
-        try:
-            return list(json.loads(
-                (self.root / "var/lib/kubeedge/cni/routes.json").read_text()))
-        except (OSError, ValueError):
-            return []
-
-    def keadm(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """keadm run on the edge's own host: its network namespace, the host's mount
-        namespace (so the pods' namespace files stay visible to the test)."""
-        return subprocess.run(
-            self.host.nsenter_args(sys.executable, "-m", "kubeedge.cli.keadm", *args),
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    lanedges.require_parts()
 
 
 @pytest.fixture(scope="module")
@@ -135,44 +91,16 @@ def lan() -> Iterator[Lan]:
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory, lan: Lan) -> Iterator[Cloud]:
-    sets = ["modules.cloudHub.websocket.address=0.0.0.0",
-            "modules.cloudHub.https.address=0.0.0.0",
-            f"modules.cloudHub.advertiseAddress=127.0.0.1,{lan.host_address}"]
-    with running_cloud(tmp_path_factory.mktemp("multi-edge"),
-                       *[a for s in sets for a in ("--set", s)],
-                       controllers=CONTROLLERS, scheduler=True) as c:
+    with lanedges.lan_cloud(tmp_path_factory.mktemp("multi-edge"), lan, CONTROLLERS) as c:
         yield c
-
-
-def _join(cloud: Cloud, lan: Lan, edge: Edge, token: str) -> None:
-    """`keadm join` on the edge's own host, dialling the cloud at the host's LAN
-    address."""
-    joined = edge.keadm(
-        "join", f"--cloudcore-ipport={lan.host_address}:{cloud.hub_port}",
-        f"--certport={cloud.cert_port}", f"--token={token}",
-        f"--edgenode-name={edge.name}", "--root", str(edge.root),
-        *[a for s in ep.EDGED_FAST for a in ("--set", s)], "--timeout", "30")
-    assert joined.returncode == 0, joined.stdout + joined.stderr
-    assert setup_edge.edgecore_pid(edge.root) is not None
 
 
 @pytest.fixture(scope="module")
 def edges(cloud: Cloud, lan: Lan, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[list[Edge]]:
-    base = tmp_path_factory.mktemp("edges")
-    found = [Edge(f"edge-{x}", base / x, host) for x, host in zip("ab", lan.hosts,
-                                                                   strict=True)]
-    token = keadm("gettoken", "--root", str(cloud.root)).stdout.strip()
-    try:
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            for done in [pool.submit(_join, cloud, lan, e, token) for e in found]:
-                done.result()
+    with lanedges.joined_edges(cloud, lan, tmp_path_factory.mktemp("edges"),
+                               ["edge-a", "edge-b"]) as found:
         yield found
-    finally:
-        for e in found:
-            print(f"--- edgecore log ({e.name}) ---\n{ep.edgecore_log(e.root)}")
-            # On its own host, so its bridge and routes go from the right namespace.
-            e.keadm("reset", "edge", "--root", str(e.root), "--force")
 
 
 def _in_thread(fn: Any, *args: Any) -> Any:
