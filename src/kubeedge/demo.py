@@ -7,8 +7,13 @@ kubectl to apply `examples/` (a Deployment with one web server on each edge, a
 DaemonSet, a Job) and to show what runs. Then the cloud goes away: cloudcore is stopped,
 one edge's edgecore is stopped and started again the way a service manager would, and
 its pods keep serving with the same process ids; cloudcore comes back and the API
-converges. Last, Volcano gang scheduling on three simulated GPU nodes (hollow nodes: no
-GPU is needed), which are removed again.
+converges. Then the gang scheduling scenario of the KubeEdge and Volcano documentation
+(specs/volcano.md §4) with real training: the edges advertise 2 GPUs each from their
+configuration (`modules.edged.extraCapacity`), two TFJobs of 4 one-GPU workers
+(examples/training/tfjob-gpu.yaml under two names) are submitted together, one runs
+whole while the other waits with no pods, then the other; a watch on the jobs' pods
+proves that the two never hold GPUs at the same time. Last, Volcano gang scheduling on
+three simulated GPU nodes (hollow nodes: no GPU is needed), which are removed again.
 
 The cloud and the edges keep running at the end; the summary says how to stop them.
 Safe to run again: a cloud or an edge already running under the root is reused.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -27,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -52,6 +59,23 @@ WEB_PORT = 8080
 # KubeEdge's EdgeHub waits 2 x heartbeat (30 s) before dialling a lost cloud again; the
 # demo's edges dial again after 1 s so the return of the cloud shows at once.
 EDGE_SETS = ("modules.edgeHub.reconnectInterval=1",)
+
+# The documented scenario's cluster has 4 GPUs (specs/volcano.md §4): 2 per edge, from
+# configuration, so no GPU is needed on this machine.
+GPU = "nvidia.com/gpu"
+GPUS_PER_EDGE = 2
+TRAINING_JOBS = ("gpu-train-a", "gpu-train-b")
+# A namespace of their own, so `kubectl get tfjobs,podgroups,pods` shows just the
+# scenario.
+TRAINING_NS = "training"
+JOB_NAME_LABEL = "training.kubeflow.org/job-name"
+# Training steps per job: a few seconds of training, long enough to see one job hold
+# every GPU while the other waits, short enough for a demo.
+TRAINING_STEPS = 300
+# Without pod networks (no root) the edges have no per-pod /etc/hosts, so the workers
+# cannot resolve worker 0's name from TF_CONFIG; in the host network worker 0 listens
+# on every host address, and the others reach it at this address instead.
+WORKER0_HOST_ENV = "WORKER0_HOST"
 
 
 class DemoError(Exception):
@@ -208,7 +232,7 @@ class Demo:
                 token = self.show([*self.keadm, "gettoken", "--root", str(self.root)],
                                   shown=f"keadm gettoken --root {self.root}")
                 token = token.strip().splitlines()[-1]
-            sets = list(EDGE_SETS)
+            sets = [*EDGE_SETS, f'modules.edged.extraCapacity={{"{GPU}": {GPUS_PER_EDGE}}}']
             if self.host_network_reason:
                 sets.append(f"modules.edged.nodeIP=127.0.0.{i + 2}")
             args = [f"--cloudcore-ipport=127.0.0.1:{self.hub_port}",
@@ -416,6 +440,174 @@ class Demo:
                  + ", ".join(f"{p}: {n}" for p, n in restarts.items()) + ").")
         return took
 
+    # ---- training jobs on the edges' GPUs -------------------------------------------------
+
+    def training(self) -> str:
+        """The documented gang scenario (specs/volcano.md §4) with real training: two
+        TFJobs of 4 one-GPU workers on the edges' 4 GPUs, submitted together. The
+        operator creates a job's pods only once Volcano admitted its PodGroup, and
+        Volcano admits one job at a time because the second does not fit beside the
+        first: one job holds all 4 GPUs while the other has no pods, then the other
+        runs. A watch on the jobs' pods checks every change for a moment where both
+        hold GPUs. Returns the summary of that watch."""
+        self.show_kubectl("get", "nodes", "-l", "node-role.kubernetes.io/edge",
+                          "-o", "custom-columns=NAME:.metadata.name,"
+                          "GPUS:.status.allocatable.nvidia\\.com/gpu")
+        gpus = self.edge_gpus()
+        want = len(EDGES) * GPUS_PER_EDGE
+        if sum(gpus.values()) != want:
+            raise DemoError(
+                f"the edges advertise {sum(gpus.values())} GPUs ({gpus}), not {want}: edges "
+                "kept from an earlier run without GPUs in their configuration; stop them "
+                "with `keadm reset edge` (see the summary of that run) and run the demo again")
+        self._remove_training_jobs()
+        if self.kubectl("get", "namespace", TRAINING_NS, check=False).returncode != 0:
+            self.kubectl("create", "namespace", TRAINING_NS)
+        watch = PodWatch(self, TRAINING_NS, JOB_NAME_LABEL)
+        try:
+            first, second = self._run_training(watch)
+        finally:
+            watch.stop()
+        self.training_logs()
+        summary = watch.summary()
+        self.say(summary)
+        if watch.overlap:
+            raise DemoError("both training jobs held GPUs at the same time: gang scheduling "
+                            f"did not hold ({watch.overlap})")
+        return f"{first} ran with all {want} GPUs while {second} waited with no pods, then " \
+               f"{second}; both Succeeded; {summary.split(': ', 1)[1]}"
+
+    def _run_training(self, watch: PodWatch) -> tuple[str, str]:
+        want = len(EDGES) * GPUS_PER_EDGE
+        example = EXAMPLES / "training" / "tfjob-gpu.yaml"
+        self.show([self.kubectl_bin, "create", "-f", "-"],
+                  shown=f"kubectl create -f -   # {example.relative_to(EXAMPLES.parent)} "
+                        f"as {' and '.join(TRAINING_JOBS)} in namespace {TRAINING_NS}, "
+                        f"STEPS={TRAINING_STEPS}",
+                  input=self.training_manifests(example))
+        self.training_view("Both jobs submitted: each gets a PodGroup (minMember 4); no pod "
+                           "exists until Volcano admits its group")
+        first = self.wait(lambda: watch.holding_alone(want), 120,
+                          f"one training job to run with all {want} GPUs")
+        second = next(j for j in TRAINING_JOBS if j != first)
+        self.training_view(f"{first} holds all {want} GPUs (its 4 workers Running); "
+                           f"{second} waits with no pods (its PodGroup stays Pending)")
+        self.wait(lambda: self._tfjob_states().get(first) == "Succeeded"
+                  and (watch.running(second) == want
+                       or self._tfjob_states().get(second) == "Succeeded"), 120,
+                  f"{first} to succeed and {second} to run")
+        if self._tfjob_states().get(second) != "Succeeded":
+            self.training_view(f"{first} Succeeded and released its GPUs; {second} was "
+                               f"admitted and runs with all {want} of them")
+        self.wait(lambda: all(s == "Succeeded" for s in self._tfjob_states().values()), 120,
+                  "both training jobs to succeed")
+        # A TFJob succeeds when worker 0 does (its default success policy); the other
+        # workers finish their last step a moment later.
+        self.wait(self._training_pods_done, 60, "every worker of both jobs to finish")
+        self.training_view("Both jobs Succeeded")
+        return first, second
+
+    def edge_gpus(self) -> dict[str, int]:
+        nodes = self.kubectl_json("get", "nodes")["items"]
+        return {n["metadata"]["name"]: int(str(
+            ((n.get("status") or {}).get("allocatable") or {}).get(GPU, 0)))
+                for n in nodes if n["metadata"]["name"] in EDGES}
+
+    def training_manifests(self, example: Path) -> str:
+        """The example TFJob twice, under the two names, with a short STEPS; in the host
+        network (no per-pod /etc/hosts) the workers reach worker 0 on loopback."""
+        import yaml
+
+        job = yaml.safe_load(example.read_text())
+        docs = []
+        for name in TRAINING_JOBS:
+            doc = copy.deepcopy(job)
+            doc["metadata"]["name"] = name
+            doc["metadata"]["namespace"] = TRAINING_NS
+            for spec in doc["spec"]["tfReplicaSpecs"].values():
+                for c in spec["template"]["spec"]["containers"]:
+                    env = [e for e in c.get("env") or [] if e["name"] != "STEPS"]
+                    env.append({"name": "STEPS", "value": str(TRAINING_STEPS)})
+                    if self.host_network_reason:
+                        env.append({"name": WORKER0_HOST_ENV, "value": "127.0.0.1"})
+                        if not any(WORKER0_HOST_ENV in a for a in c["command"]):
+                            raise DemoError(
+                                f"{example}: its program no longer reads "
+                                f"{WORKER0_HOST_ENV}; without per-pod /etc/hosts its "
+                                "workers could not find worker 0")
+                    c["env"] = env
+            docs.append(doc)
+        return yaml.safe_dump_all(docs, sort_keys=False)
+
+    def training_view(self, title: str) -> None:
+        self.console.print()
+        self.say(f"[bold]▸ {title}[/bold]")
+        self.show_kubectl("get", "tfjobs,podgroups,pods", "-n", TRAINING_NS, "-o", "wide")
+
+    def _training_pods_done(self) -> bool:
+        pods = self.kubectl_json("get", "pods", "-n", TRAINING_NS).get("items") or []
+        return len(pods) == 4 * len(TRAINING_JOBS) and all(
+            (p.get("status") or {}).get("phase") == "Succeeded" for p in pods)
+
+    def _tfjob_states(self) -> dict[str, str]:
+        """Each demo TFJob's latest condition that holds (the State column)."""
+        items = self.kubectl_json("get", "tfjobs", "-n", TRAINING_NS).get("items") or []
+        out = {}
+        for job in items:
+            conds = [c for c in (job.get("status") or {}).get("conditions") or []
+                     if c.get("status") == "True"]
+            out[job["metadata"]["name"]] = conds[-1]["type"] if conds else ""
+        return out
+
+    def _remove_training_jobs(self) -> None:
+        """A second run starts over: the jobs of the last one go, and their pods (names
+        are reused) with them."""
+        if self.kubectl("get", "namespace", TRAINING_NS, check=False).returncode != 0:
+            return
+        self.kubectl("delete", "tfjobs", *TRAINING_JOBS, "-n", TRAINING_NS,
+                     "--ignore-not-found", "--wait=true", check=False)
+        self.wait(lambda: not self.kubectl_json("get", "pods", "-n", TRAINING_NS, "-l",
+                                                JOB_NAME_LABEL)["items"], 60,
+                  "the pods of earlier training jobs to go")
+
+    def training_logs(self) -> None:
+        """The GPU each worker saw and the accuracy it ended with, from the workers'
+        log files on the edges (as `job_output`)."""
+        for pod, node, path, lines in self.pod_logs(TRAINING_NS, JOB_NAME_LABEL):
+            self.console.print(f"$ grep -E 'GPU|accuracy' {path}   # pod {pod} on {node}",
+                               style="bold", markup=False, highlight=False)
+            for line in lines:
+                if " GPU " in line or "held-out accuracy" in line:
+                    click.echo(line)
+
+    def pod_logs(self, namespace: str, selector: str
+                 ) -> list[tuple[str, str, str, list[str]]]:
+        """(pod, node, log file, its lines without the CRI prefix) of each container of
+        the selected pods, read under the edges' roots."""
+        from kubeedge.edge.runtime import ContainerFilter
+        from kubeedge.edge.runtime.contract import LABEL_POD_NAME
+        from kubeedge.edge.runtime.process import ProcessRuntime
+
+        items = self.kubectl_json("get", "pods", "-n", namespace, "-l", selector)["items"]
+        out = []
+        for pod in sorted(items, key=lambda p: p["metadata"]["name"]):
+            node, name = pod["spec"].get("nodeName", ""), pod["metadata"]["name"]
+            if node not in self.edge_roots:
+                continue
+            rt = ProcessRuntime(self.edge_roots[node], network=False)
+            found = asyncio.run(rt.list_containers(ContainerFilter(
+                labels={LABEL_POD_NAME: name})))
+            for c in found:
+                lines = []
+                with contextlib.suppress(OSError):
+                    for line in Path(c.log_path).read_text().splitlines():
+                        # CRI log lines: time, stream, tag, then the content.
+                        parts = line.split(" ", 3)
+                        lines.append(line if len(parts) < 4 else parts[3])
+                out.append((name, node, str(c.log_path), lines))
+        return out
+
+
     # ---- Volcano on simulated GPU nodes ---------------------------------------------------
 
     def gangs(self) -> None:
@@ -423,7 +615,12 @@ class Demo:
         whole while the other waits with no pods, then the second runs; both
         complete. The GPUs are on simulated (hollow) nodes, removed afterwards."""
         hollow = self._start_hollow()
+        # The edges have GPUs too (from their configuration, for the training step);
+        # cordoned, they keep this step on the 3 simulated GPUs it is about.
+        gpu_edges = [n for n, count in self.edge_gpus().items() if count]
         try:
+            for name in gpu_edges:
+                self.show_kubectl("cordon", name)
             self.show_kubectl("get", "nodes", "-l", "demo.kubeedge.io/hollow",
                               "-o", "custom-columns=NAME:.metadata.name,"
                               "GPUS:.status.allocatable.nvidia\\.com/gpu")
@@ -438,6 +635,8 @@ class Demo:
                       == ["Completed", "Completed"], 90, "both training jobs to complete")
             self.show_kubectl("get", "vcjob", "-n", NAMESPACE)
         finally:
+            for name in gpu_edges:
+                self.show_kubectl("uncordon", name, check=False)
             hollow.terminate()
             hollow.wait(30)
         self.say("The simulated GPU nodes are gone again; the training jobs are deleted "
@@ -497,6 +696,121 @@ class Demo:
         self.say(f"  {keadm} reset --root {self.root} --force")
 
 
+class PodWatch:
+    """`kubectl get pods -w` on the training jobs' pods, in a thread: every change the
+    API makes to them, in order, so a moment where both jobs hold GPUs cannot slip
+    between two looks. A job holds GPUs while one of its pods is bound to a node and
+    not finished (its GPUs are the edge's until then)."""
+
+    def __init__(self, demo: Demo, namespace: str, job_label: str) -> None:
+        self.job_label = job_label
+        self.lock = threading.Lock()
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.events = 0
+        self.started = time.monotonic()
+        # (seconds since start, GPUs held per job) at every change of who holds what.
+        self.timeline: list[tuple[float, dict[str, int]]] = []
+        self.overlap = ""
+        self.proc = subprocess.Popen(
+            [demo.kubectl_bin, "get", "pods", "-n", namespace, "-l", job_label, "-w",
+             "--output-watch-events", "-o", "json"],
+            env=demo.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        decoder = json.JSONDecoder()
+        buf = ""
+        for chunk in iter(lambda: self.proc.stdout.readline() if self.proc.stdout else "",
+                          ""):
+            buf += chunk
+            while True:
+                buf = buf.lstrip()
+                try:
+                    event, end = decoder.raw_decode(buf)
+                except ValueError:
+                    break
+                buf = buf[end:]
+                self._apply(event)
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        pod = event.get("object") or {}
+        name = (pod.get("metadata") or {}).get("name")
+        if not name or event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
+            return
+        with self.lock:
+            self.events += 1
+            if event["type"] == "DELETED":
+                self.pods.pop(name, None)
+            else:
+                self.pods[name] = pod
+            held = self._held()
+            if not self.timeline or self.timeline[-1][1] != held:
+                self.timeline.append((time.monotonic() - self.started, held))
+            holders = sorted(j for j, n in held.items() if n)
+            if len(holders) > 1 and not self.overlap:
+                self.overlap = (f"at {time.monotonic() - self.started:.1f} s: "
+                                + ", ".join(f"{j} {held[j]} GPUs" for j in holders))
+
+    def _jobs(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {j: [] for j in TRAINING_JOBS}
+        for pod in self.pods.values():
+            job = ((pod.get("metadata") or {}).get("labels") or {}).get(self.job_label, "")
+            out.setdefault(job, []).append(pod)
+        return out
+
+    def _held(self) -> dict[str, int]:
+        return {job: sum(1 for p in pods if p["spec"].get("nodeName")
+                         and (p.get("status") or {}).get("phase") not in ("Succeeded",
+                                                                          "Failed"))
+                for job, pods in self._jobs().items()}
+
+    def holding_alone(self, gpus: int) -> str | None:
+        """The job whose `gpus` pods all run while the other job has no pod at all."""
+        with self.lock:
+            jobs = self._jobs()
+            for job, pods in jobs.items():
+                others = [p for j, ps in jobs.items() if j != job for p in ps]
+                running = [p for p in pods
+                           if (p.get("status") or {}).get("phase") == "Running"]
+                if len(running) == gpus and not others:
+                    return job
+        return None
+
+    def running(self, job: str) -> int:
+        with self.lock:
+            return sum(1 for p in self._jobs().get(job, [])
+                       if (p.get("status") or {}).get("phase") == "Running")
+
+    def summary(self) -> str:
+        with self.lock:
+            spans = []
+            for job in TRAINING_JOBS:
+                times = [(t, held.get(job, 0)) for t, held in self.timeline]
+                on = [t for t, n in times if n]
+                if not on:
+                    spans.append(f"{job} never held a GPU")
+                    continue
+                # Released at the first change after its last holding moment.
+                off = [t for t, n in times if not n and t > on[-1]]
+                most = max(n for _, n in times)
+                spans.append(f"{job} held {most} GPUs from {on[0]:.1f} s to "
+                             + (f"{off[0]:.1f} s" if off else "the end"))
+            both = self.overlap or "never"
+            return (f"GPUs held, from a watch on the jobs' pods ({self.events} pod events): "
+                    + "; ".join(spans) + f"; both jobs at the same time: {both}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.thread.join(10)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -523,9 +837,11 @@ def _pod_ready(pod: dict[str, Any]) -> bool:
               help="Where the demo cloud and its edges keep their files.")
 @click.option("--port", type=int, default=None,
               help="API server port (default 6443, or a free one when 6443 is taken).")
+@click.option("--training/--no-training", default=True, show_default=True,
+              help="Also run two 4-GPU TFJobs on the edges' 4 GPUs (from configuration).")
 @click.option("--gpu/--no-gpu", default=True, show_default=True,
               help="Also show Volcano gang scheduling on simulated GPU nodes.")
-def main(root: str, port: int | None, gpu: bool) -> None:
+def main(root: str, port: int | None, training: bool, gpu: bool) -> None:
     console = Console(highlight=False, soft_wrap=True)
     if shutil.which("kubectl") is None:
         click.echo("Error: kubectl is not installed; install kubectl 1.32 and run `make demo` "
@@ -534,7 +850,7 @@ def main(root: str, port: int | None, gpu: bool) -> None:
     root_path = Path(root).expanduser().resolve()
     demo = Demo(root_path, console)
     Path(demo.env["HOME"]).mkdir(parents=True, exist_ok=True)
-    steps = Steps(console, total=8 if gpu else 7)
+    steps = Steps(console, total=7 + int(training) + int(gpu))
     outcomes: list[str] = []
     try:
         with steps.step("Start the cloud: keadm init (API server + cloudcore)"):
@@ -574,6 +890,10 @@ def main(root: str, port: int | None, gpu: bool) -> None:
             outcomes.append(f"cloud back: nodes and pods converged in {took:.1f} s: same "
                             f"web pod UIDs, no web restarts, {crashed}'s offline restart "
                             "counted in the API")
+        if training:
+            with steps.step(f"Training: two TFJobs of 4 one-GPU workers on the edges' "
+                            f"{len(EDGES) * GPUS_PER_EDGE} GPUs, gang-scheduled"):
+                outcomes.append("training: " + demo.training())
         if gpu:
             with steps.step("Volcano gang scheduling on 3 simulated GPU nodes"):
                 demo.gangs()
