@@ -334,3 +334,38 @@ def test_cloudcore_logged_no_errors(cloud: Cloud) -> None:
     # Last in this module: every session above ended without a traceback in cloudcore.
     log = (cloud.root / "var/log/kubeedge/cloudcore.log").read_text()
     assert "Traceback" not in log, log[-3000:]
+
+
+async def test_the_edge_refuses_a_tunnel_server_not_of_its_cloud(
+        edge_root: Path, tmp_path: Path) -> None:
+    """An impostor tunnel server (a certificate from another CA, even for the right
+    address) gets no tunnel: the edge checks the cloud against its rootCA.crt, so no
+    session can be opened to its pods from elsewhere."""
+    from websockets.asyncio.server import serve
+
+    from kubeedge.cloud.certs.authority import CertificateAuthority
+
+    other = CertificateAuthority.create("impostor")
+    pair = other.issue_server_cert("cloudcore", ip_addresses=["127.0.0.1"])
+    pair.write(tmp_path / "s.crt", tmp_path / "s.key")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tmp_path / "s.crt"), str(tmp_path / "s.key"))
+    reached = asyncio.Event()
+
+    async def handler(ws: Any) -> None:
+        reached.set()
+        await ws.close()
+
+    async with serve(handler, "127.0.0.1", 0, ssl=ctx) as server:
+        port = server.sockets[0].getsockname()[1]
+        config = EdgeStreamConfig(enable=True, server=f"127.0.0.1:{port}",
+                                  reconnect_interval=0.1, handshake_timeout=5)
+        stream = EdgeStream(config, node_name=NODE, internal_ip="10.99.0.1",
+                            root=edge_root, local_port=lambda: 1)
+        await stream.start()
+        try:
+            await eventually(lambda: "certificate verify failed" in stream.last_error, 10,
+                             "EdgeStream to refuse the impostor's certificate")
+            assert not stream.connected.is_set() and not reached.is_set()
+        finally:
+            await stream.stop()

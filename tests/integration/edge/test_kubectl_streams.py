@@ -55,14 +55,11 @@ def edge(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
 
 
 def _stream_ready(cloud: Cloud) -> bool:
-    node = cloud.kubectl_json("get", "node", NODE, check=False) if _node_exists(cloud) \
-        else {}
-    return bool(((node.get("metadata") or {}).get("annotations") or {})
-                .get("kubeedge.io/stream-server"))
-
-
-def _node_exists(cloud: Cloud) -> bool:
-    return cloud.kubectl("get", "node", NODE, check=False).returncode == 0
+    node = cloud.kubectl("get", "node", NODE, "-o", "json", check=False)
+    if node.returncode != 0:
+        return False
+    annotations = json.loads(node.stdout)["metadata"].get("annotations") or {}
+    return bool(annotations.get("kubeedge.io/stream-server"))
 
 
 # A web server on port 80 in the pod's own network namespace, with a shell beside it.
@@ -372,8 +369,10 @@ async def test_many_sessions_and_edge_killed_mid_session(cloud: Cloud, edge: Pat
         codes = await asyncio.gather(*[asyncio.wait_for(asyncio.to_thread(p.wait), 30)
                                        for p in everyone])
         ended = time.monotonic() - killed
-        print(f"70 sessions ended {ended:.1f}s after edgecore was killed")
-        assert all(code != 0 for code in codes[50:]), codes
+        print(f"70 sessions ended {ended:.1f}s after edgecore was killed: {codes}")
+        # Every client sees an error: the follows' bodies are cut, the execs get no
+        # status.
+        assert all(code != 0 for code in codes), codes
         assert ended < 15
     finally:
         for p in everyone:
