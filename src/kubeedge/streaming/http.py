@@ -35,6 +35,18 @@ class BadRequest(Exception):
     reason, fit for a plain-text 400 body."""
 
 
+class UpgradeRefused(Exception):
+    """A server answered a client's upgrade (WebSocket or SPDY) with something other
+    than 101: its status and the start of its body."""
+
+    protocol = "upgrade"
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"{self.protocol} refused: {status} {body[:200]!r}")
+        self.status = status
+        self.body = body
+
+
 @dataclass
 class RequestHead:
     method: str

@@ -39,6 +39,7 @@ from kubeedge.streaming.http import (
     request_head,
     response_head,
 )
+from kubeedge.streaming.http import UpgradeRefused as HTTPUpgradeRefused
 
 SPDY_VERSION = 3
 
@@ -482,13 +483,10 @@ async def upgrade_spdy(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     return spdy_over(reader, writer, server=True), chosen
 
 
-class UpgradeRefused(Exception):
+class UpgradeRefused(HTTPUpgradeRefused):
     """The server answered a SPDY upgrade with something other than 101."""
 
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"SPDY upgrade refused: {status} {body[:200]!r}")
-        self.status = status
-        self.body = body
+    protocol = "SPDY upgrade"
 
 
 async def connect_spdy(host: str, port: int, target: str, protocols: Sequence[str],

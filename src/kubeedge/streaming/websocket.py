@@ -37,6 +37,7 @@ from websockets.utils import accept_key
 from kubeedge.streaming.http import (
     BadRequest,
     RequestHead,
+    UpgradeRefused,
     header_value,
     plain_response,
     read_response_head,
@@ -241,13 +242,10 @@ async def accept_websocket(reader: asyncio.StreamReader, writer: asyncio.StreamW
     return conn
 
 
-class HandshakeRejected(Exception):
+class HandshakeRejected(UpgradeRefused):
     """The server answered the client's upgrade with something other than 101."""
 
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"WebSocket upgrade refused: {status} {body[:200]!r}")
-        self.status = status
-        self.body = body
+    protocol = "WebSocket upgrade"
 
 
 async def connect_websocket(host: str, port: int, target: str, subprotocols: Sequence[str],
