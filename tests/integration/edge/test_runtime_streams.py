@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -130,6 +131,33 @@ async def test_exec_with_stdin(rt: tuple[ProcessRuntime, bool]) -> None:
     await p.close_stdin()
     assert await drain(p.read_stdout) == b"x\n"
     assert await asyncio.wait_for(p.wait(), 10) == 0
+
+
+async def test_an_exec_outliving_its_caller_ends_with_the_container(tmp_path: Path) -> None:
+    """An exec whose edgecore went away (killed mid-session) is not left running: the
+    container's stop ends it, also from a new runtime instance over the same root, and
+    where there are no cgroups to kill it with (as on hosts that do not let us make
+    them)."""
+    runtime = ProcessRuntime(tmp_path / "edge", network=False)
+    _, cid = await start(runtime, "sleep", "300")
+    p = await runtime.exec(cid, ["sh", "-c", "echo started; exec sleep 300"])
+    got = bytearray()
+    await read_until(p.read_stdout, b"started", got)
+    # As where the host gives us no cgroups: the container's record names none (so
+    # stopping it cannot kill by cgroup), and the exec is out of its cgroups.
+    state = runtime._dir(cid) / "supervisor.json"
+    sup = json.loads(state.read_text())
+    for path in (sup.get("cgroup") or {}).get("paths") or []:
+        root = path.split("/kubeedge/")[0]
+        Path(root, "cgroup.procs").write_text(str(p.pid))
+    sup["cgroup"] = {"paths": []}
+    state.write_text(json.dumps(sup))
+    again = ProcessRuntime(runtime.root, network=False)
+    try:
+        await again.stop_container(cid, 0)
+        assert await asyncio.wait_for(p.wait(), 10) == 128 + 9
+    finally:
+        await remove_everything(again, network=False)
 
 
 async def test_exec_sees_the_pods_hostname_and_environment(

@@ -627,14 +627,17 @@ class ProcessRuntime:
         the exit. Idempotent."""
         s = self._status(container_id)
         if s.state != ContainerState.RUNNING:
+            self._kill_execs(container_id)
             return
         sup = _read_json(self._dir(container_id) / "supervisor.json") or {}
         if timeout > 0:
             self._signal_group(sup, signal.SIGTERM)
             s = await self._wait_not_running(container_id, time.monotonic() + timeout)
             if s.state != ContainerState.RUNNING:
+                self._kill_execs(container_id)
                 return
         self._signal_group(sup, signal.SIGKILL)
+        self._kill_execs(container_id)
         # The supervisor drains the pipes (at most its DRAIN_TIMEOUT) and records.
         s = await self._wait_not_running(container_id, time.monotonic() + 10.0)
         if s.state == ContainerState.RUNNING:
@@ -650,6 +653,7 @@ class ProcessRuntime:
             return
         if s.state == ContainerState.RUNNING:
             await self.stop_container(container_id, 0)
+        self._kill_execs(container_id)
         d = self._dir(container_id)
         sup = _read_json(d / "supervisor.json") or {}
         cgroups.remove((sup.get("cgroup") or {}).get("paths") or [])
@@ -886,8 +890,35 @@ class ProcessRuntime:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._join_cgroup(sup, proc.pid)
+        self._record_exec(container_id, proc.pid)
         return ExecHandle(proc, tty=tty, stdin_fd=stdin_fd, stdout_fd=out_fd,
                           stderr_fd=err_fd)
+
+    def _record_exec(self, container_id: str, pid: int) -> None:
+        """Note an exec session's process (its own session and group), so the
+        container's stop ends it even when edgecore restarted in between (as runc's
+        kill of the container's cgroup does; cgroups cannot always be used here)."""
+        st = procfs.read_stat(pid)
+        if st is None:
+            return
+        d = self._dir(container_id) / "execs"
+        with contextlib.suppress(OSError):
+            d.mkdir(exist_ok=True)
+            (d / str(pid)).write_text(str(st.start_ticks))
+
+    def _kill_execs(self, container_id: str) -> None:
+        d = self._dir(container_id) / "execs"
+        try:
+            records = list(d.iterdir())
+        except OSError:
+            return
+        for record in records:
+            with contextlib.suppress(OSError, ValueError):
+                pid, ticks = int(record.name), int(record.read_text())
+                if procfs.alive(pid, ticks):
+                    os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                record.unlink()
 
     @_counted("attach")
     async def attach(self, container_id: str, *, tty: bool = False, stdin: bool = False,
