@@ -36,6 +36,7 @@ beyond TF_CONFIG's sparse form.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import math
@@ -629,13 +630,14 @@ class TrainingJobController(Controller):
         replicas = int(spec.get("replicas") or 0)
         mine = of_type(pods, rtype)
         name = meta.name_of(job)
+        missing: list[int] = []
         for index, group in enumerate(slices(mine, replicas)):
             if len(group) > 1:
                 log.warning("%s: too many pods for %s %s %d", self.name, name, rtype, index)
                 continue
             if not group:
                 if index < replicas:
-                    await self._create_pod(job, specs, rtype, index)
+                    missing.append(index)
                 continue
             pod = group[0]
             if meta.is_terminating(pod):
@@ -664,6 +666,9 @@ class TrainingJobController(Controller):
                 message = f'job "{name}" is failing because "{rtype}" replica(s) failed.'
                 self.recorder.event(job, "Warning", f"{fw.kind}{FAILED}", message)
                 update_condition(status, FAILED, "True", f"{fw.kind}{FAILED}", message, stamp)
+        # A gang's pods are created together (one round trip, not one per replica): the
+        # scheduler can bind none of them before all exist.
+        await _all(self._create_pod(job, specs, rtype, index) for index in missing)
         return count_replicas(mine)
 
     def build_pod(self, job: Obj, specs: dict[str, Obj], rtype: str, index: int) -> Obj:
@@ -745,6 +750,7 @@ class TrainingJobController(Controller):
     async def _reconcile_services(self, job: Obj, spec: Obj, rtype: str,
                                   services: list[Obj]) -> None:
         replicas = int(spec.get("replicas") or 0)
+        missing: list[int] = []
         for index, group in enumerate(slices(of_type(services, rtype), replicas)):
             if len(group) > 1 or (group and meta.is_terminating(group[0])):
                 continue
@@ -752,19 +758,22 @@ class TrainingJobController(Controller):
                 if index >= replicas:
                     await self._delete(SERVICES, job, group[0], "Service", "service")
                 continue
-            if index >= replicas:
-                continue
-            service = self.build_service(job, spec, rtype, index)
-            try:
-                await self.client.create(SERVICES, service, meta.namespace_of(job))
-            except APIError as exc:
-                if exc.is_already_exists:
-                    continue
-                self.recorder.event(job, "Warning", "FailedCreateService",
-                                    f"Error creating: {exc}")
-                raise
-            self.recorder.event(job, "Normal", "SuccessfulCreateService",
-                                f"Created service: {meta.name_of(service)}")
+            if index < replicas:
+                missing.append(index)
+        await _all(self._create_service(job, spec, rtype, index) for index in missing)
+
+    async def _create_service(self, job: Obj, spec: Obj, rtype: str, index: int) -> None:
+        service = self.build_service(job, spec, rtype, index)
+        try:
+            await self.client.create(SERVICES, service, meta.namespace_of(job))
+        except APIError as exc:
+            if exc.is_already_exists:
+                return
+            self.recorder.event(job, "Warning", "FailedCreateService",
+                                f"Error creating: {exc}")
+            raise
+        self.recorder.event(job, "Normal", "SuccessfulCreateService",
+                            f"Created service: {meta.name_of(service)}")
 
     async def _delete(self, ref: ResourceRef, job: Obj, obj: Obj, kind: str,
                       word: str) -> None:
@@ -882,3 +891,12 @@ def _container_restarts(fw: Framework, specs: dict[str, Obj], pods: list[Obj],
                        *(status.get("containerStatuses") or [])]:
                 total += int(cs.get("restartCount") or 0)
     return total > 0 if limit == 0 else total >= limit
+
+
+async def _all(creates: Any) -> None:
+    """Run the creates at once; the first failure is raised (the reconcile is retried)
+    once all have finished, so none is left running behind it."""
+    results = await asyncio.gather(*creates, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
