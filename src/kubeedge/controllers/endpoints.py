@@ -65,6 +65,21 @@ def selector_of(service: Obj) -> LabelSelector | None:
     return LabelSelector.from_dict({"matchLabels": selector})
 
 
+def selects(service: Obj, labels: dict[str, str]) -> bool:
+    """Whether the Service selects a pod with these labels: `selector_of(...).matches`
+    without building a LabelSelector. A Service's selector is a plain map (equality
+    only, validated on write), and every pod event asks this of every Service in its
+    namespace: parsing each selector each time was most of cloudcore's CPU with a few
+    hundred Services (benchmarks/training.py)."""
+    spec = service.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return False
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        return False
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
 def is_headless(service: Obj) -> bool:
     return (service.get("spec") or {}).get("clusterIP") == "None"
 
@@ -355,8 +370,7 @@ class EndpointsController(Controller):
         keys = []
         labels = meta.labels_of(pod)
         for service in self.services.store.by_index(NAMESPACE_INDEX, meta.namespace_of(pod)):
-            selector = selector_of(service)
-            if selector is not None and selector.matches(labels):
+            if selects(service, labels):
                 keys.append(key_of(service))
         return keys
 

@@ -45,6 +45,7 @@ from kubeedge.controllers.endpoints import (
     pod_ip_for,
     pod_relevance,
     selector_of,
+    selects,
     service_families,
     should_be_endpoint,
     should_set_hostname,
@@ -320,8 +321,7 @@ class EndpointSliceController(Controller):
         keys = set()
         labels = meta.labels_of(pod)
         for service in self.services.store.by_index(NAMESPACE_INDEX, meta.namespace_of(pod)):
-            selector = selector_of(service)
-            if selector is not None and selector.matches(labels):
+            if selects(service, labels):
                 keys.add(key_of(service))
         return keys
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from kubeedge.api import meta
 from kubeedge.controllers.endpoints import (
     ENDPOINTS,
@@ -15,6 +18,8 @@ from kubeedge.controllers.endpoints import (
     endpoint_entries,
     find_port,
     repack_subsets,
+    selector_of,
+    selects,
     truncate,
 )
 from kubeedge.controllers.endpointslice import (
@@ -242,3 +247,16 @@ async def test_endpoints_controller_writes_only_when_something_changed() -> None
     assert verb == "update" and updated["metadata"]["resourceVersion"] == "5"
     assert updated["subsets"][0]["notReadyAddresses"][0]["ip"] == "10.0.0.2"
     assert meta.name_of(updated) == "web" and ENDPOINTS.kind == "Endpoints"
+
+
+@given(selector=st.dictionaries(st.sampled_from(["app", "tier", "x"]),
+                                st.sampled_from(["a", "b", ""]), max_size=3),
+       labels=st.dictionaries(st.sampled_from(["app", "tier", "x", "y"]),
+                              st.sampled_from(["a", "b", ""]), max_size=4),
+       kind=st.sampled_from(["ClusterIP", "ExternalName", "NodePort"]))
+def test_selects_agrees_with_the_parsed_selector(selector: dict[str, str],
+                                                 labels: dict[str, str], kind: str) -> None:
+    service = {"spec": {"type": kind, "selector": selector}}
+    parsed = selector_of(service)
+    assert selects(service, labels) == (parsed is not None and parsed.matches(labels))
+    assert not selects({"spec": {}}, labels)
