@@ -234,11 +234,13 @@ def rollout(cloud: Cloud, run: Run, core: int, api: int, hollow_pid: int,
     run.apiserver_rss_mb = rss_mb(api)
 
 
-def start_hollow(cloud: Cloud, nodes: int, ready_delay: float) -> subprocess.Popen[str]:
+def start_hollow(cloud: Cloud, nodes: int, ready_delay: float,
+                 *extra: str) -> subprocess.Popen[str]:
+    """`python -m kubeedge.hollow` against the cloud, once its nodes are registered."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubeedge.hollow", "--root", str(cloud.root),
          "--nodes", str(nodes), "--ready-delay", str(ready_delay), "--cpu", "32",
-         "--memory", "128Gi", "--pods", "110", "--connections", "64", "--cleanup"],
+         "--memory", "128Gi", "--pods", "110", "--connections", "64", "--cleanup", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     assert proc.stdout is not None
@@ -247,6 +249,16 @@ def start_hollow(cloud: Cloud, nodes: int, ready_delay: float) -> subprocess.Pop
             print(line.strip())
             return proc
     raise RuntimeError(f"hollow nodes exited early ({proc.wait()})")
+
+
+def stop_hollow(proc: subprocess.Popen[str] | None) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def median(values: list[float]) -> float:
@@ -311,12 +323,7 @@ def main() -> None:
                       flush=True)
                 rep.runs.append(run)
         finally:
-            if hollow is not None:
-                hollow.terminate()
-                try:
-                    hollow.wait(60)
-                except subprocess.TimeoutExpired:
-                    hollow.kill()
+            stop_hollow(hollow)
             cloud.stop()
     print(report(rep))
     if args.json:

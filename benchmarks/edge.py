@@ -901,29 +901,10 @@ class Bench:
         return out
 
     def keep_logs(self, dest: Path) -> None:
-        """edgecore's and cloudcore's logs, copied out before the roots are removed."""
-        dest.mkdir(parents=True, exist_ok=True)
-        pairs = []
-        if self.edge_root is not None:
-            pairs.append((self.edge_root / "var/log/kubeedge/edgecore.log", "edgecore.log"))
-        if self.cloud is not None:
-            pairs += [(self.cloud.root / "var/log/kubeedge" / n, n)
-                      for n in ("cloudcore.log", "apiserver.log")]
-        for src, name in pairs:
-            with contextlib.suppress(OSError):
-                shutil.copyfile(src, dest / name)
+        keep_logs(dest, self.edge_root, self.cloud)
 
     def stop(self) -> None:
-        for proc, _, _ in self.spies:
-            if proc.poll() is None:
-                proc.kill()
-        from tests.fixtures.cluster import keadm
-
-        if self.edge_root is not None:
-            keadm("reset", "edge", "--root", str(self.edge_root), "--force", check=False,
-                  timeout=180)
-        if self.cloud is not None:
-            self.cloud.stop()
+        stop_all(self.spies, self.edge_root, self.cloud)
 
     def run(self, base: Path) -> None:
         self.results["info"].update(
@@ -940,6 +921,33 @@ class Bench:
         asyncio.run(self.runtime_baseline(base))
         if self.profile is not None:
             self.results["profile"] = self.profiles()
+
+
+def keep_logs(dest: Path, edge_root: Path | None, cloud: Any) -> None:
+    """edgecore's and cloudcore's logs, copied out before the roots are removed."""
+    dest.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    if edge_root is not None:
+        pairs.append((edge_root / "var/log/kubeedge/edgecore.log", "edgecore.log"))
+    if cloud is not None:
+        pairs += [(cloud.root / "var/log/kubeedge" / n, n)
+                  for n in ("cloudcore.log", "apiserver.log")]
+    for src, name in pairs:
+        with contextlib.suppress(OSError):
+            shutil.copyfile(src, dest / name)
+
+
+def stop_all(spies: list[Any], edge_root: Path | None, cloud: Any) -> None:
+    """The profilers killed, the edge reset and the cloud stopped (a benchmark's end)."""
+    from tests.fixtures.cluster import keadm
+
+    for proc, _, _ in spies:
+        if proc.poll() is None:
+            proc.kill()
+    if edge_root is not None:
+        keadm("reset", "edge", "--root", str(edge_root), "--force", check=False, timeout=180)
+    if cloud is not None:
+        cloud.stop()
 
 
 def summarize_profile(files: list[Path], top: int = 25) -> dict[str, Any]:

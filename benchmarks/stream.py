@@ -68,7 +68,14 @@ if str(REPO) not in sys.path:  # the test fixtures that run `keadm init` live in
     sys.path.insert(0, str(REPO))
 
 from benchmarks.apiserver import arm_deadline, log  # noqa: E402
-from benchmarks.edge import git_rev, percentile, proc_stat, summarize_profile  # noqa: E402
+from benchmarks.edge import (  # noqa: E402
+    git_rev,
+    keep_logs,
+    percentile,
+    proc_stat,
+    stop_all,
+    summarize_profile,
+)
 
 NODE = "bench-stream"
 POD = "streamer"
@@ -504,30 +511,10 @@ class Bench:
         self.results["info"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
 
     def keep_logs(self, dest: Path) -> None:
-        import shutil
-
-        dest.mkdir(parents=True, exist_ok=True)
-        pairs = []
-        if self.edge_root is not None:
-            pairs.append((self.edge_root / "var/log/kubeedge/edgecore.log", "edgecore.log"))
-        if self.cloud is not None:
-            pairs += [(self.cloud.root / "var/log/kubeedge" / n, n)
-                      for n in ("cloudcore.log", "apiserver.log")]
-        for src, name in pairs:
-            with contextlib.suppress(OSError):
-                shutil.copyfile(src, dest / name)
+        keep_logs(dest, self.edge_root, self.cloud)
 
     def stop(self) -> None:
-        from tests.fixtures.cluster import keadm
-
-        for proc, _, _ in self.spies:
-            if proc.poll() is None:
-                proc.kill()
-        if self.edge_root is not None:
-            keadm("reset", "edge", "--root", str(self.edge_root), "--force", check=False,
-                  timeout=180)
-        if self.cloud is not None:
-            self.cloud.stop()
+        stop_all(self.spies, self.edge_root, self.cloud)
 
 
 # --- report ------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # the fixtures that run `keadm init` live in tests/
     sys.path.insert(0, str(REPO))
 
+from benchmarks.controllers import median, start_hollow, stop_hollow  # noqa: E402
 from tests.fixtures.cluster import Cloud, start_cloud  # noqa: E402
 
 from kubeedge.client.errors import APIError  # noqa: E402
@@ -210,26 +210,6 @@ async def one_run(cloud: Cloud, jobs: int, run: int) -> list[Phase]:
     return out
 
 
-def start_hollow(cloud: Cloud, nodes: int, ready_delay: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kubeedge.hollow", "--root", str(cloud.root),
-         "--nodes", str(nodes), "--gpus", str(GPUS_PER_NODE), "--ready-delay",
-         str(ready_delay), "--cpu", "32", "--memory", "128Gi", "--pods", "110",
-         "--connections", "64", "--cleanup"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "registered" in line:
-            print(line.strip())
-            return proc
-    raise RuntimeError(f"hollow nodes exited early ({proc.wait()})")
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
-
-
 def report(rep: Report) -> str:
     by = {k: [p for p in rep.phases if p.kind == k] for k in KINDS}
     rows = [("jobs admitted/s", "admitted_per_s", "{:.1f}", True),
@@ -274,7 +254,7 @@ def main() -> None:
         cloud = start_cloud(Path(tmp), controllers=("*",), scheduler=True)
         hollow = None
         try:
-            hollow = start_hollow(cloud, nodes, args.ready_delay)
+            hollow = start_hollow(cloud, nodes, args.ready_delay, "--gpus", str(GPUS_PER_NODE))
             for i in range(args.runs):
                 phases = asyncio.run(one_run(cloud, args.jobs, i))
                 for p in phases:
@@ -283,12 +263,7 @@ def main() -> None:
                         if isinstance(v, float)), flush=True)
                 rep.phases.extend(phases)
         finally:
-            if hollow is not None:
-                hollow.terminate()
-                try:
-                    hollow.wait(60)
-                except subprocess.TimeoutExpired:
-                    hollow.kill()
+            stop_hollow(hollow)
             cloud.stop()
     print(report(rep))
     if args.json:
