@@ -52,13 +52,19 @@ from kubeedge.edge.core import EdgeLayout, read_state
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_PORT = 6443
 DEFAULT_HUB_PORT, DEFAULT_CERT_PORT = 10000, 10002
+DEFAULT_STREAM_PORT, DEFAULT_TUNNEL_PORT = 10003, 10004
 EDGES = ("edge-1", "edge-2")
 NAMESPACE = "demo"
 WEB_PORT = 8080
 
 # KubeEdge's EdgeHub waits 2 x heartbeat (30 s) before dialling a lost cloud again; the
 # demo's edges dial again after 1 s so the return of the cloud shows at once.
-EDGE_SETS = ("modules.edgeHub.reconnectInterval=1",)
+# Both edges share this host, so edged's kubelet-style server takes any free port on
+# each (KubeEdge's 10350 would be one edge's); stats every 2 s so `kubectl top` has
+# figures early.
+EDGE_SETS = ("modules.edgeHub.reconnectInterval=1",
+             "modules.edged.tailoredKubeletConfig.readOnlyPort=0",
+             "modules.edged.housekeepingInterval=2s")
 
 # The documented scenario's cluster has 4 GPUs (specs/volcano.md §4): 2 per edge, from
 # configuration, so no GPU is needed on this machine.
@@ -117,6 +123,8 @@ class Demo:
         self.env = env
         self.hub_port = DEFAULT_HUB_PORT
         self.cert_port = DEFAULT_CERT_PORT
+        self.stream_port = DEFAULT_STREAM_PORT
+        self.tunnel_port = DEFAULT_TUNNEL_PORT
         self.host_network_reason = ""
 
     # ---- running and showing commands ---------------------------------------------------
@@ -173,6 +181,8 @@ class Demo:
             core = cloudcore_config.load(self.layout.cloudcore_config)
             self.hub_port = core.modules.cloud_hub.websocket.port
             self.cert_port = core.modules.cloud_hub.https.port
+            self.stream_port = core.modules.cloud_stream.stream_port
+            self.tunnel_port = core.modules.cloud_stream.tunnel_port
             self.say(f"A demo cloud is already running under {self.root}; reusing it.")
             if self.cloudcore_pid() is None:
                 self.say("Its cloudcore is not running: starting it again.")
@@ -184,7 +194,13 @@ class Demo:
         if not (setup.port_free("127.0.0.1", DEFAULT_HUB_PORT)
                 and setup.port_free("127.0.0.1", DEFAULT_CERT_PORT)):
             self.hub_port, self.cert_port = _free_port(), _free_port()
-        sets = [f"modules.cloudHub.websocket.port={self.hub_port}",
+        if not (setup.port_free("127.0.0.1", DEFAULT_STREAM_PORT)
+                and setup.port_free("127.0.0.1", DEFAULT_TUNNEL_PORT)):
+            self.stream_port, self.tunnel_port = _free_port(), _free_port()
+        sets = [f"modules.cloudStream.streamPort={self.stream_port}",
+                f"modules.cloudStream.tunnelPort={self.tunnel_port}",
+                "modules.cloudStream.address=127.0.0.1",
+                f"modules.cloudHub.websocket.port={self.hub_port}",
                 "modules.cloudHub.websocket.address=127.0.0.1",
                 f"modules.cloudHub.https.port={self.cert_port}",
                 "modules.cloudHub.https.address=127.0.0.1",
@@ -232,7 +248,8 @@ class Demo:
                 token = self.show([*self.keadm, "gettoken", "--root", str(self.root)],
                                   shown=f"keadm gettoken --root {self.root}")
                 token = token.strip().splitlines()[-1]
-            sets = [*EDGE_SETS, f'modules.edged.extraCapacity={{"{GPU}": {GPUS_PER_EDGE}}}']
+            sets = [*EDGE_SETS, f'modules.edged.extraCapacity={{"{GPU}": {GPUS_PER_EDGE}}}',
+                    f"modules.edgeStream.server=127.0.0.1:{self.tunnel_port}"]
             if self.host_network_reason:
                 sets.append(f"modules.edged.nodeIP=127.0.0.{i + 2}")
             args = [f"--cloudcore-ipport=127.0.0.1:{self.hub_port}",
@@ -324,6 +341,40 @@ class Demo:
         for pod in sorted(self.web_pods().values(), key=lambda p: p["spec"]["nodeName"]):
             self.get_web(pod)
         self.show_kubectl("get", "endpoints", "web", "-n", NAMESPACE)
+
+    # ---- kubectl logs, exec and top ------------------------------------------------------
+
+    def streams(self) -> str:
+        """kubectl logs, exec and top against the edge pods, through the API server,
+        cloudcore's stream server and each edge's tunnel (docs/logs-exec-metrics.md)."""
+        self.say("Nothing was configured for this: keadm init turned CloudStream on and "
+                 "keadm join turned EdgeStream on; each edge dialled its tunnel.")
+        for pod in sorted(self.web_pods().values(), key=lambda p: p["spec"]["nodeName"]):
+            name = pod["metadata"]["name"]
+            self.show_kubectl("logs", name, "-n", NAMESPACE, "--tail=2")
+            cmd = [self.kubectl_bin, "exec", name, "-n", NAMESPACE, "--", "sh", "-c",
+                   'echo "$POD_NAME on $NODE_NAME says: exit 3"; exit 3']
+            self.console.print(f"$ {self.shown(cmd[:-1])} '{cmd[-1]}'", style="bold",
+                               markup=False, highlight=False)
+            done = self.run(cmd, check=False)
+            click.echo(done.stdout.rstrip())
+            self.say(f"(kubectl exited {done.returncode}, the command's own code)")
+            if done.returncode != 3 or "says: exit 3" not in done.stdout:
+                raise DemoError(f"kubectl exec into {name}: exit {done.returncode}, "
+                                f"{done.stdout!r} {done.stderr!r}")
+        primes = self.show_kubectl("logs", "job/primes", "-n", NAMESPACE)
+
+        def top() -> str:
+            got = self.kubectl("top", "node", "-l", "node-role.kubernetes.io/edge",
+                               "--no-headers", check=False)
+            return got.stdout if got.returncode == 0 and "<unknown>" not in got.stdout \
+                and len(got.stdout.splitlines()) == len(EDGES) else ""
+
+        self.wait(top, 60, "kubectl top node to have both edges' figures")
+        self.show_kubectl("top", "node", "-l", "node-role.kubernetes.io/edge")
+        self.show_kubectl("top", "pod", "-n", NAMESPACE)
+        return f"kubectl logs, exec (exit code 3 passed back) and top on both edges; " \
+               f"job primes says {primes.strip()!r}"
 
     # ---- autonomy -------------------------------------------------------------------------
 
@@ -850,7 +901,7 @@ def main(root: str, port: int | None, training: bool, gpu: bool) -> None:
     root_path = Path(root).expanduser().resolve()
     demo = Demo(root_path, console)
     Path(demo.env["HOME"]).mkdir(parents=True, exist_ok=True)
-    steps = Steps(console, total=7 + int(training) + int(gpu))
+    steps = Steps(console, total=8 + int(training) + int(gpu))
     outcomes: list[str] = []
     try:
         with steps.step("Start the cloud: keadm init (API server + cloudcore)"):
@@ -868,6 +919,9 @@ def main(root: str, port: int | None, training: bool, gpu: bool) -> None:
                             "per edge), job primes Complete")
         with steps.step("Serve: an HTTP GET to each web pod's IP"):
             demo.serve()
+        with steps.step("kubectl logs, exec and top for the edge pods, through the tunnel "
+                        "each edge dialled"):
+            outcomes.append(demo.streams())
         edge = EDGES[0]
         with steps.step("Autonomy: stop the cloud (cloudcore); the edges carry on"):
             demo.stop_cloud()

@@ -62,6 +62,15 @@ def _check_demo_output(out: str, *, host_network: bool, gpu: bool) -> dict[str, 
     if host_network:
         assert set(ips) == {"127.0.0.2", "127.0.0.3"}, table
     assert re.search(r"^pod/primes-\S+\s+0/1\s+Completed\s", table, re.M), table
+    # kubectl logs, exec and top reached both edges' pods through their tunnels: the
+    # command in each web pod saw its pod's environment and passed its exit code back,
+    # and top had both edges.
+    streams = _section(out, "kubectl logs, exec and top for the edge pods", "✓")
+    said = re.findall(r"^web-\S+ on (edge-\d) says: exit 3$", streams, re.M)
+    assert sorted(said) == sorted(EDGES), streams
+    assert streams.count("(kubectl exited 3, the command's own code)") == 2, streams
+    for name in EDGES:
+        assert re.search(rf"^{name}\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%", streams, re.M), streams
     # Every web pod answered; edge-1's answered before the cloud went, with the cloud
     # gone, and after its edgecore was restarted: the same process each time.
     answers = re.findall(r"^hello from the edge: pod (\S+) on node (\S+), pid (\d+)$", out,
