@@ -1185,11 +1185,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     bench = Bench(mode, args.profile, log, args.cloud_set, args.edge_set)
     bench.prototype_index = args.prototype_index
-    with tempfile.TemporaryDirectory(prefix="kubeedge-edge-bench-") as tmp:
+    return run_to_end(bench, "kubeedge-edge-bench", out, report, started)
+
+
+def run_to_end(bench: Any, name: str, out: Path, report: Callable[[dict[str, Any]], str],
+               started: float) -> int:
+    """Run `bench` in a temp root; logs kept on failure; the edge and the cloud reset
+    whatever happens; the results written to `out` and reported."""
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as tmp:
         try:
             bench.run(Path(tmp))
         except BaseException:
-            logs = Path(tempfile.gettempdir()) / "kubeedge-edge-bench-logs"
+            logs = Path(tempfile.gettempdir()) / f"{name}-logs"
             bench.keep_logs(logs)
             log(f"failed; logs kept in {logs}")
             raise

@@ -53,7 +53,6 @@ import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from dataclasses import asdict, dataclass
@@ -73,6 +72,7 @@ from benchmarks.edge import (  # noqa: E402
     keep_logs,
     percentile,
     proc_stat,
+    run_to_end,
     stop_all,
     summarize_profile,
 )
@@ -589,25 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     arm_deadline(mode.deadline_seconds + (240 if args.profile else 0))
     started = time.monotonic()
     bench = Bench(mode, args.profile, log_mib)
-    with tempfile.TemporaryDirectory(prefix="kubeedge-stream-bench-") as tmp:
-        try:
-            bench.run(Path(tmp))
-        except BaseException:
-            kept = Path(tempfile.gettempdir()) / "kubeedge-stream-bench-logs"
-            bench.keep_logs(kept)
-            log(f"failed; logs kept in {kept}")
-            raise
-        finally:
-            signal.alarm(0)
-            log("keadm reset of the edge and the cloud ...")
-            bench.stop()
-    r = bench.results
-    r["info"]["total_seconds"] = round(time.monotonic() - started, 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(r, indent=1, default=str) + "\n")
-    print(report(r))
-    print(f"\nall samples: {out}  ({r['info']['total_seconds']:.0f} s in all)")
-    return 0
+    return run_to_end(bench, "kubeedge-stream-bench", out, report, started)
 
 
 if __name__ == "__main__":
