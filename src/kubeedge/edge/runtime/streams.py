@@ -29,7 +29,7 @@ import signal
 import struct
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 __all__ = [
@@ -494,24 +494,16 @@ async def follow_cri_log(files: list[str], start_index: int = 0, start_offset: i
             return
         if f is not None:
             f.seek(offset)
-        pending = b""
+        records = _Records()
         while True:
             if watcher is not None:
                 watcher.arm()
             if f is not None:
-                while True:
-                    chunk = f.read(READ_SIZE)
-                    if not chunk:
-                        break
-                    pending += chunk
-                    batch, pending = _split(pending)
-                    if batch:
-                        yield batch
+                for batch in records.read(f):
+                    yield batch
             if not follow:
-                if pending:
-                    rec = parse_cri_line(pending)
-                    if rec is not None:
-                        yield [rec]
+                if last := records.rest():
+                    yield last
                 break
             # Rotated (or moved and reopened)? Then the file we hold is complete.
             try:
@@ -521,10 +513,7 @@ async def follow_cri_log(files: list[str], start_index: int = 0, start_offset: i
             held_ino = os.fstat(f.fileno()).st_ino if f is not None else None
             if now_ino is not None and now_ino != held_ino:
                 if f is not None:
-                    rest = f.read()
-                    pending += rest
-                    batch, pending = _split(pending)
-                    if batch:
+                    for batch in records.read(f):
                         yield batch
                     # Rotated files newer than the one we held (two rotations between
                     # two looks), by inode.
@@ -543,7 +532,7 @@ async def follow_cri_log(files: list[str], start_index: int = 0, start_offset: i
                             with rf:
                                 async for b in _read_to_end(rf):
                                     yield b
-                pending = b""
+                records = _Records()
                 f = _open_or_none(live)
                 continue
             assert running is not None
@@ -551,10 +540,7 @@ async def follow_cri_log(files: list[str], start_index: int = 0, start_offset: i
                 # The container is gone: one last look (what it wrote just before the
                 # check), then the end.
                 if f is not None:
-                    rest = f.read()
-                    pending += rest
-                    batch, pending = _split(pending)
-                    if batch:
+                    for batch in records.read(f):
                         yield batch
                 break
             assert watcher is not None
@@ -586,20 +572,33 @@ def _split(data: bytes) -> tuple[list[CriRecord], bytes]:
     return out, data[end + 1:]
 
 
+class _Records:
+    """CRI records of a file read in chunks: the bytes after the last newline wait for
+    the rest of their line."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def read(self, f: Any) -> Iterator[list[CriRecord]]:
+        """Every complete record the file has now, in batches."""
+        while chunk := f.read(READ_SIZE):
+            batch, self.pending = _split(self.pending + chunk)
+            if batch:
+                yield batch
+
+    def rest(self) -> list[CriRecord]:
+        """The last line, written without its newline, as a record."""
+        rec = parse_cri_line(self.pending) if self.pending else None
+        self.pending = b""
+        return [rec] if rec is not None else []
+
+
 async def _read_to_end(f: Any) -> AsyncIterator[list[CriRecord]]:
-    pending = b""
-    while True:
-        chunk = f.read(READ_SIZE)
-        if not chunk:
-            break
-        pending += chunk
-        batch, pending = _split(pending)
-        if batch:
-            yield batch
-    if pending:
-        rec = parse_cri_line(pending)
-        if rec is not None:
-            yield [rec]
+    records = _Records()
+    for batch in records.read(f):
+        yield batch
+    if last := records.rest():
+        yield last
 
 
 # --- attach ------------------------------------------------------------------------------
