@@ -17,9 +17,15 @@ import pytest
 
 from kubeedge.streaming.http import read_request_head, read_response_head, response_head
 from kubeedge.streaming.portforward import serve_port_forward
+from tests.fixtures.cluster import KUBECTL_HINT
 
-pytestmark = [pytest.mark.kubectl,
-              pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl")]
+pytestmark = pytest.mark.kubectl
+
+
+@pytest.fixture(autouse=True)
+def _kubectl() -> None:
+    if shutil.which("kubectl") is None:
+        pytest.fail(KUBECTL_HINT)  # not a skip: make test needs kubectl on the PATH
 
 BIG = bytes(range(256)) * 16384  # 4 MiB
 POD = {"kind": "Pod", "apiVersion": "v1",
