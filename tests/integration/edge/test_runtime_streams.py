@@ -152,12 +152,23 @@ async def test_an_exec_outliving_its_caller_ends_with_the_container(tmp_path: Pa
         Path(root, "cgroup.procs").write_text(str(p.pid))
     sup["cgroup"] = {"paths": []}
     state.write_text(json.dumps(sup))
+    # And a command whose shell is gone while its child runs on.
+    q = await runtime.exec(cid, ["sh", "-c", "sleep 300 & echo $!; exit 0"])
+    child = int((await drain(q.read_stdout)).decode().split()[0])
+    assert await asyncio.wait_for(q.wait(), 10) == 0
+    assert _running(child)
     again = ProcessRuntime(runtime.root, network=False)
     try:
         await again.stop_container(cid, 0)
         assert await asyncio.wait_for(p.wait(), 10) == 128 + 9
+        await until(lambda: not _running(child), 10, "the orphaned child to be killed")
     finally:
         await remove_everything(again, network=False)
+
+
+def _running(pid: int) -> bool:
+    st = procfs.read_stat(pid)
+    return st is not None and st.state not in ("Z", "X")
 
 
 async def test_exec_sees_the_pods_hostname_and_environment(

@@ -915,8 +915,14 @@ class ProcessRuntime:
         for record in records:
             with contextlib.suppress(OSError, ValueError):
                 pid, ticks = int(record.name), int(record.read_text())
-                if procfs.alive(pid, ticks):
-                    os.killpg(pid, signal.SIGKILL)
+                # Every process of the exec's session, also when its leader is gone (a
+                # `sh -c` whose child runs on): the session id is the exec's pid, and
+                # only processes started after it can be in it.
+                for member in procfs.session_members(pid):
+                    st = procfs.read_stat(member)
+                    if st is not None and st.start_ticks >= ticks:
+                        with contextlib.suppress(OSError):
+                            os.kill(member, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 record.unlink()
 
