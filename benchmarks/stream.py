@@ -431,44 +431,45 @@ class Bench:
 
     # ---- profile --------------------------------------------------------------------
 
-    def profile_logs(self) -> None:
-        """py-spy on the three processes through one more run of each tunnel path."""
-        assert self.profile is not None
-        spy = str(Path(sys.executable).parent / "py-spy")
-        for path in ("stream", "api", "kubectl"):
-            spies = []
-            for name, pid in self.pids().items():
-                out = self.profile / f"{path}-{name}.txt"
-                proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250",
-                                         "--format", "raw", "--nonblocking", "-o", str(out)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                spies.append((proc, out, name))
-                self.spies.append((proc, out, name))
-            time.sleep(1.0)  # py-spy attaches
-            r = self.one_log_run(path)
-            log(f"  profiled logs {path}: {r['mb_per_s']} MB/s cpu {r['cpu_s']}")
-            for proc, _, _ in spies:
-                proc.send_signal(signal.SIGINT)
-            for proc, _, _ in spies:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(30)
-            self.results.setdefault("profile", {})[path] = {
-                "run": r, **{name: summarize_profile([out], top=15) for _, out, name in spies}}
-
-    def profile_exec(self) -> None:
-        """py-spy on the three processes through exec `true` and `cat` echoes over the
-        API server."""
+    def start_spies(self, tag: str) -> list[tuple[subprocess.Popen[bytes], Path, str]]:
+        """py-spy recording each of the three processes into `<tag>-<name>.txt`, once
+        attached."""
         assert self.profile is not None
         spy = str(Path(sys.executable).parent / "py-spy")
         spies = []
         for name, pid in self.pids().items():
-            out = self.profile / f"exec-{name}.txt"
+            out = self.profile / f"{tag}-{name}.txt"
             proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250",
                                      "--format", "raw", "--nonblocking", "-o", str(out)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             spies.append((proc, out, name))
             self.spies.append((proc, out, name))
-        time.sleep(1.0)
+        time.sleep(1.0)  # py-spy attaches
+        return spies
+
+    def stop_spies(self, spies: list[tuple[subprocess.Popen[bytes], Path, str]], tag: str,
+                   r: dict[str, Any]) -> None:
+        """Stop `spies` and file their summaries, with the run `r`, under profile/`tag`."""
+        for proc, _, _ in spies:
+            proc.send_signal(signal.SIGINT)
+        for proc, _, _ in spies:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(30)
+        self.results.setdefault("profile", {})[tag] = {
+            "run": r, **{name: summarize_profile([out], top=15) for _, out, name in spies}}
+
+    def profile_logs(self) -> None:
+        """py-spy on the three processes through one more run of each tunnel path."""
+        for path in ("stream", "api", "kubectl"):
+            spies = self.start_spies(path)
+            r = self.one_log_run(path)
+            log(f"  profiled logs {path}: {r['mb_per_s']} MB/s cpu {r['cpu_s']}")
+            self.stop_spies(spies, path, r)
+
+    def profile_exec(self) -> None:
+        """py-spy on the three processes through exec `true` and `cat` echoes over the
+        API server."""
+        spies = self.start_spies("exec")
 
         async def load() -> dict[str, float]:
             execs = [await self.exec_true("api") for _ in range(self.mode.exec_runs)]
@@ -478,13 +479,7 @@ class Bench:
 
         r = asyncio.run(load())
         log(f"  profiled exec over the API server: {r}")
-        for proc, _, _ in spies:
-            proc.send_signal(signal.SIGINT)
-        for proc, _, _ in spies:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(30)
-        self.results.setdefault("profile", {})["exec"] = {
-            "run": r, **{name: summarize_profile([out], top=15) for _, out, name in spies}}
+        self.stop_spies(spies, "exec", r)
 
     # ---- run ------------------------------------------------------------------------
 

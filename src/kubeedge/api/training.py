@@ -35,7 +35,6 @@ __all__ = [
     "VERSION",
     "Framework",
     "default_job",
-    "framework_of",
     "replica_specs",
     "validate_job",
 ]
@@ -44,7 +43,6 @@ Obj = dict[str, Any]
 
 GROUP = "kubeflow.org"
 VERSION = "v1"
-API_VERSION = f"{GROUP}/{VERSION}"
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never", "ExitCode")
 CLEAN_POD_POLICIES = ("All", "Running", "None")
@@ -86,10 +84,6 @@ PYTORCH = Framework(
 FRAMEWORKS = {fw.kind: fw for fw in (TENSORFLOW, PYTORCH)}
 # nprocPerNode's default (pytorch_defaults.go): torchrun picks the count itself.
 DEFAULT_NPROC_PER_NODE = "auto"
-
-
-def framework_of(kind: str) -> Framework | None:
-    return FRAMEWORKS.get(kind)
 
 
 def _dict(value: Any) -> Obj:

@@ -13,7 +13,6 @@ never stored.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -174,13 +173,6 @@ class MetricsAPI:
     async def _summaries(self, nodes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         results = await asyncio.gather(*(self.summary(n) for n in nodes))
         return {meta.name_of(n): s for n, s in zip(nodes, results, strict=True) if s}
-
-    def forget(self, node_name: str) -> None:
-        """Drop a node's cached scrape (tests, and a node that went away)."""
-        self._scrapes.pop(node_name, None)
-        with contextlib.suppress(KeyError):
-            if not self._locks[node_name].locked():
-                del self._locks[node_name]
 
     # -- nodes ----------------------------------------------------------------------
 

@@ -34,12 +34,10 @@ from kubeedge.api.registry import Registry, ResourceType
 from kubeedge.apiserver.objects import ObjectStore
 from kubeedge.apiserver.request import RequestInfo, flag, integer
 from kubeedge.config.apiserver import APIServerConfig
+from kubeedge.streaming.tunnel import STREAM_SERVER_ANNOTATION
 
 log = logging.getLogger(__name__)
 
-# Where cloudcore's stream server reaches this node's tunnel ("host:port"); cloudcore
-# sets it when the edge's tunnel connects (issue 8 design, "Tunnel and stream server").
-STREAM_SERVER_ANNOTATION = "kubeedge.io/stream-server"
 # kubectl's annotation naming the container to use when none is given.
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 # kube's kubelet port when a node reports none (--kubelet-port).
@@ -529,9 +527,6 @@ class NodeProxy:
         pods, nodes = registry.lookup("", "v1", "pods"), registry.lookup("", "v1", "nodes")
         assert pods is not None and nodes is not None
         self._pods, self._nodes = pods, nodes
-
-    async def close(self) -> None:
-        await self.kubelet.close()
 
     async def serve(self, request: web.Request, info: RequestInfo,
                     rt: ResourceType) -> web.StreamResponse:

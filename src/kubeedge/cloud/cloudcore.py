@@ -133,7 +133,6 @@ class EdgeChannelModule:
             (MODULE_EDGECONTROLLER, m.edge_controller.enable),
             (MODULE_SYNCCONTROLLER, m.sync_controller.enable)) if on]
         self.hub_port = 0
-        self.stream: Any = None  # CloudStream, when modules.cloudStream.enable
 
     async def start(self) -> None:
         from kubeedge.cloud.edgecontroller import EdgeController, EdgeControllerSettings
@@ -165,9 +164,8 @@ class EdgeChannelModule:
             # on the certificates CloudHub uses (cloud/stream/cloudstream.py).
             from kubeedge.cloud.stream import CloudStream
 
-            self.stream = CloudStream(self.client, self.config, self.cert.certs,
-                                      informers=self.informers)
-            await self._start("cloudstream", self.stream)
+            await self._start("cloudstream", CloudStream(
+                self.client, self.config, self.cert.certs, informers=self.informers))
 
     def metric_families(self) -> list[Any]:
         """The started modules' metrics (CloudHub's, CloudStream's) for cloudcore's

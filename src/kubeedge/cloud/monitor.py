@@ -8,6 +8,7 @@ import logging
 
 from aiohttp import web
 
+from kubeedge.cloud.listen import start_site
 from kubeedge.config.checks import split_host_port
 from kubeedge.monitoring import CONTENT_TYPE, Metrics
 
@@ -26,16 +27,8 @@ class MonitorServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
+        self.port = await start_site(runner, self.host, self.port)
         self._runner = runner
-        if runner.addresses:
-            self.port = int(runner.addresses[0][1])
         log.info("cloudcore metrics on http://%s:%d/metrics", self.host, self.port)
         return self.port
 

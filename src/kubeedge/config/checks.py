@@ -169,7 +169,8 @@ def check_ip(where: str, value: str) -> None:
         raise ConfigError(f"{where}: {value!r} is not an IP address") from None
 
 
-def _split_host_port(where: str, value: str) -> tuple[str, int]:
+def split_host_port(where: str, value: str) -> tuple[str, int]:
+    """`host:port` (`[v6]:port`) as (host, port); ConfigError naming `where`."""
     host, sep, port = value.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -179,14 +180,9 @@ def _split_host_port(where: str, value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def split_host_port(where: str, value: str) -> tuple[str, int]:
-    """`host:port` (`[v6]:port`) as (host, port); ConfigError naming `where`."""
-    return _split_host_port(where, value)
-
-
 def check_host_port(where: str, value: str, *, need_host: bool = True) -> None:
     """`host:port` (`[v6]:port` for IPv6); `need_host=False` allows `:port`."""
-    host, _ = _split_host_port(where, value)
+    host, _ = split_host_port(where, value)
     if need_host and not host:
         raise ConfigError(f"{where}: {value!r} has no host (e.g. 192.168.1.10:10000)")
 

@@ -70,6 +70,8 @@ RESOURCE_NODE_CONNECTION = "node/connection"  # EdgeHub's connect event (spec §
 # and the cluster's headless Service and pod host names.
 RESOURCE_NODEROUTES = "noderoutes"
 RESOURCE_CLUSTERHOSTS = "clusterhosts"
+# The `kind` of the clusterhosts summary's content.
+KIND_CLUSTER_HOSTS = "ClusterHosts"
 # Upstream device resource suffixes the cloud recognises (cloud/pkg/common/messagelayer).
 RESOURCE_TWIN_EDGE_UPDATED = "twin/edge_updated"
 RESOURCE_TWIN_CLOUD_UPDATED = "twin/cloud_updated"

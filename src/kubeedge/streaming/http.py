@@ -13,10 +13,12 @@ routing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -188,6 +190,23 @@ def plain_response(status: int, text: str,
         ("Connection", "close"),
         *headers,
     ]) + body
+
+
+async def refuse(writer: asyncio.StreamWriter, status: int, reason: str,
+                 headers: Sequence[tuple[str, str]] = ()) -> NoReturn:
+    """Answer a request that cannot be served with a plain-text `status` (best effort:
+    the peer may be gone) and raise BadRequest(reason)."""
+    writer.write(plain_response(status, reason + "\n", headers))
+    with contextlib.suppress(ConnectionError, OSError):
+        await writer.drain()
+    raise BadRequest(reason)
+
+
+def is_upgrade(head: RequestHead, protocol: str) -> bool:
+    """Connection lists `upgrade` and Upgrade is `protocol` (given in lower case)."""
+    connection = [v.lower() for v in head.header_values("Connection")]
+    return ("upgrade" in connection
+            and (head.header("Upgrade") or "").strip().lower() == protocol)
 
 
 async def read_response_head(reader: asyncio.StreamReader,

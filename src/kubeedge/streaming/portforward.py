@@ -31,7 +31,7 @@ import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from kubeedge.streaming.http import BadRequest, RequestHead, plain_response
+from kubeedge.streaming.http import BadRequest, RequestHead, refuse
 from kubeedge.streaming.spdy import SpdySession, SpdyStream, spdy_over, upgrade_spdy
 from kubeedge.streaming.websocket import (
     WebSocketConn,
@@ -116,7 +116,7 @@ async def serve_port_forward(reader: asyncio.StreamReader, writer: asyncio.Strea
             try:
                 ports = parse_ports(head)
             except BadRequest as exc:
-                await _refuse(writer, str(exc))
+                await refuse(writer, 400, str(exc))
         # accept_websocket refuses with 400 when nothing matched.
         conn = await accept_websocket(reader, writer, head,
                                       [chosen] if chosen is not None else WEBSOCKET_PROTOCOLS)
@@ -134,14 +134,7 @@ async def serve_port_forward(reader: asyncio.StreamReader, writer: asyncio.Strea
         session, _ = await upgrade_spdy(reader, writer, head, [PORT_FORWARD_PROTOCOL])
         await _serve_spdy(session, dial, pod, uid, stream_creation_timeout, close_grace)
         return
-    await _refuse(writer, "port-forward needs a WebSocket or SPDY/3.1 upgrade")
-
-
-async def _refuse(writer: asyncio.StreamWriter, reason: str) -> None:
-    writer.write(plain_response(400, reason + "\n"))
-    with contextlib.suppress(ConnectionError, OSError):
-        await writer.drain()
-    raise BadRequest(reason)
+    await refuse(writer, 400, "port-forward needs a WebSocket or SPDY/3.1 upgrade")
 
 
 def _forward_error(port: int, pod: str, uid: str, err: object) -> bytes:
@@ -365,16 +358,17 @@ async def _serve_channels(conn: WebSocketConn, ports: Sequence[int], dial: Dial,
             if decoded is None:
                 continue
             channel, data = decoded
-            if channel % 2 or channel // 2 >= len(ports) or not data:
+            index = channel // 2
+            if channel % 2 or index >= len(ports) or not data:
                 continue  # error channels are server→client only
-            if await dialled[channel // 2] is None or channel // 2 not in writers:
+            if await dialled[index] is None or index not in writers:
                 continue
-            pod_writer = writers[channel // 2]
+            pod_writer = writers[index]
             try:
                 pod_writer.write(data)
                 await pod_writer.drain()
             except (ConnectionError, OSError):
-                writers.pop(channel // 2, None)
+                writers.pop(index, None)
 
     upstream = asyncio.create_task(client_to_pods())
     try:

@@ -88,8 +88,8 @@ SPDY_PROTOCOLS = (V4, V3, V2, V1)
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)
 CLOSE = 255  # v5: [255, channel] closes that channel
-
-_READ_CHUNK = 32 * 1024
+# The SPDY stream type that carries each output channel.
+_SPDY_OUTPUT_STREAMS = {STDOUT: "stdout", STDERR: "stderr"}
 
 
 @dataclass(frozen=True)
@@ -298,12 +298,12 @@ class _SpdyChannels:
             self.events.gone.set()
 
     async def send(self, channel: int, data: bytes) -> None:
-        stream = self.streams.get({STDOUT: "stdout", STDERR: "stderr"}[channel])
+        stream = self.streams.get(_SPDY_OUTPUT_STREAMS[channel])
         if stream is not None:
             await stream.write(data)
 
     async def end(self, channel: int) -> None:
-        stream = self.streams.get({STDOUT: "stdout", STDERR: "stderr"}[channel])
+        stream = self.streams.get(_SPDY_OUTPUT_STREAMS[channel])
         if stream is not None:
             with contextlib.suppress(ConnectionError, OSError):
                 await stream.close()

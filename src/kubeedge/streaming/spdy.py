@@ -31,11 +31,11 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from kubeedge.streaming.http import (
-    BadRequest,
     RequestHead,
     header_value,
-    plain_response,
+    is_upgrade,
     read_response_head,
+    refuse,
     request_head,
     response_head,
 )
@@ -151,7 +151,7 @@ def control_frame(kind: int, flags: int, payload: bytes) -> bytes:
     return struct.pack(">HHI", 0x8000 | SPDY_VERSION, kind, flags << 24 | len(payload)) + payload
 
 
-def data_frame(stream_id: int, flags: int, payload: bytes) -> bytes:
+def data_frame(stream_id: int, flags: int, payload: bytes | memoryview) -> bytes:
     return struct.pack(">II", stream_id & 0x7FFFFFFF, flags << 24 | len(payload)) + payload
 
 
@@ -193,7 +193,7 @@ class SpdyStream:
         for start in range(0, len(view), MAX_DATA_FRAME):
             self._check_writable()
             await self._session._send(
-                data_frame(self.id, 0, bytes(view[start:start + MAX_DATA_FRAME])))
+                data_frame(self.id, 0, view[start:start + MAX_DATA_FRAME]))
 
     async def close(self) -> None:
         if self.local_closed or self.was_reset or self._session.ended:
@@ -436,22 +436,12 @@ def spdy_over(reader: Any, writer: Any, *, server: bool) -> SpdySession:
 
 
 def is_spdy_request(head: RequestHead) -> bool:
-    connection = [v.lower() for v in head.header_values("Connection")]
-    return ("upgrade" in connection
-            and (head.header("Upgrade") or "").strip().lower() == "spdy/3.1")
+    return is_upgrade(head, "spdy/3.1")
 
 
 def negotiate_protocol(offered: Sequence[str], supported: Sequence[str]) -> str | None:
     """httpstream.Handshake: the client's order decides."""
     return next((p for p in offered if p in supported), None)
-
-
-async def _refuse(writer: Any, status: int, reason: str,
-                  headers: Sequence[tuple[str, str]] = ()) -> None:
-    writer.write(plain_response(status, reason + "\n", headers))
-    with contextlib.suppress(ConnectionError, OSError):
-        await writer.drain()
-    raise BadRequest(reason)
 
 
 async def upgrade_spdy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -461,14 +451,14 @@ async def upgrade_spdy(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     X-Stream-Protocol-Version, 403 listing X-Accepted-Stream-Protocol-Versions when no
     offered version is supported, else 101 with the chosen version."""
     if not is_spdy_request(head):
-        await _refuse(writer, 400, "unable to upgrade: missing upgrade headers in request")
+        await refuse(writer, 400, "unable to upgrade: missing upgrade headers in request")
     offered = head.header_values(HEADER_PROTOCOL_VERSION)
     if not offered:
-        await _refuse(writer, 400,
+        await refuse(writer, 400,
                       f"unable to upgrade: {HEADER_PROTOCOL_VERSION} is required")
     chosen = negotiate_protocol(offered, protocols)
     if chosen is None:
-        await _refuse(
+        await refuse(
             writer, 403,
             f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
             f"server accepts {list(protocols)}",

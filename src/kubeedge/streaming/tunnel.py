@@ -72,6 +72,9 @@ HIGH_WATER = 4 << 20
 
 # The tunnel server's path and the edge's identity headers (pkg/stream/constants.go).
 TUNNEL_PATH = "/v1/kubeedge/connect"
+# The Node annotation cloudcore sets when a node's tunnel connects: where its stream
+# server is (`host:port`), which our API server reads to reach the node's kubelet paths.
+STREAM_SERVER_ANNOTATION = "kubeedge.io/stream-server"
 HEADER_HOSTNAME = "SessionHostNameOverride"
 HEADER_INTERNAL_IP = "SessionInternalIP"
 
@@ -260,6 +263,11 @@ class Relay:
             self._drained.clear()
         self._wake.set()
 
+    @property
+    def full(self) -> bool:
+        """Over HIGH_WATER and not drained since (`finish`, `abort` and `cut` end it)."""
+        return not self._drained.is_set()
+
     async def wait_drained(self) -> None:
         """Return once this session holds at most HIGH_WATER bytes (or has ended:
         `finish` and `abort` set `_drained` too)."""
@@ -413,6 +421,8 @@ class Tunnel:
                 log.debug("tunnel %s: DATA for unknown session %d", self.name, connect_id)
                 return None
             relay.feed(data)
+            if not relay.full:
+                return None  # the usual case: no timer and no task per frame
             try:
                 await asyncio.wait_for(relay.wait_drained(), self.stall_timeout)
             except TimeoutError:

@@ -39,8 +39,10 @@ from kubeedge.streaming.http import (
     RequestHead,
     UpgradeRefused,
     header_value,
+    is_upgrade,
     plain_response,
     read_response_head,
+    refuse,
     request_head,
 )
 
@@ -57,9 +59,7 @@ _READ_SIZE = 64 * 1024
 
 def is_websocket_request(head: RequestHead) -> bool:
     """wsstream IsWebSocketRequest: Connection has `upgrade` and Upgrade is `websocket`."""
-    connection = [v.lower() for v in head.header_values("Connection")]
-    upgrade = (head.header("Upgrade") or "").strip().lower()
-    return "upgrade" in connection and upgrade == "websocket"
+    return is_upgrade(head, "websocket")
 
 
 def negotiate_subprotocol(offered: Sequence[str], supported: Sequence[str]) -> str | None:
@@ -209,12 +209,8 @@ async def accept_websocket(reader: asyncio.StreamReader, writer: asyncio.StreamW
     offered = head.header_values("Sec-WebSocket-Protocol")
     chosen = negotiate_subprotocol(offered, subprotocols)
     if chosen is None:
-        reason = (f"requested protocol(s) are not supported: {offered}; "
-                  f"supports {list(subprotocols)}")
-        writer.write(plain_response(400, reason + "\n"))
-        with contextlib.suppress(ConnectionError, OSError):
-            await writer.drain()
-        raise BadRequest(reason)
+        await refuse(writer, 400, f"requested protocol(s) are not supported: {offered}; "
+                                  f"supports {list(subprotocols)}")
 
     # websockets would refuse Kubernetes' subprotocol names (not RFC 7230 tokens), so
     # it checks everything but Sec-WebSocket-Protocol, which was negotiated above.
@@ -317,9 +313,8 @@ class WebSocketByteReader:
         return True
 
     async def read(self, n: int = -1) -> bytes:
-        if not self._buffer:
-            while not self._buffer and await self._fill():
-                pass
+        while not self._buffer and await self._fill():
+            pass
         if n < 0 or n >= len(self._buffer):
             out = bytes(self._buffer)
             self._buffer.clear()

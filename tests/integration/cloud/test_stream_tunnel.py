@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from kubeedge.cloud.stream.sessions import STREAM_SERVER_ANNOTATION
 from kubeedge.config.edgecore import EdgeStream as EdgeStreamConfig
 from kubeedge.edge.certs import EdgeCertPaths, bootstrap
 from kubeedge.edge.stream import EdgeStream
@@ -28,7 +27,7 @@ from kubeedge.streaming.http import (
     request_head,
     response_head,
 )
-from kubeedge.streaming.tunnel import HEADER_HOSTNAME, TUNNEL_PATH
+from kubeedge.streaming.tunnel import HEADER_HOSTNAME, STREAM_SERVER_ANNOTATION, TUNNEL_PATH
 from tests.fixtures.cluster import Cloud, eventually, keadm, running_cloud
 
 NODE = "edge-stream-a"

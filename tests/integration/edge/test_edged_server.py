@@ -251,7 +251,9 @@ async def test_follow_stops_when_the_client_leaves(node: Node) -> None:
 
 async def test_stats_summary_and_resource_metrics(node: Node) -> None:
     await node.running("web")
-    await eventually(lambda: node.stats.samples >= 2, what="two stats samples")
+    # Two samples from now: the second one started after web was running.
+    seen = node.stats.samples
+    await eventually(lambda: node.stats.samples >= seen + 2, what="two stats samples")
     status, headers, body = await get(node.port, "/stats/summary")
     assert status == 200 and header_value(headers, "Content-Type") == "application/json"
     summary = json.loads(body)

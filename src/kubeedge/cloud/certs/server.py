@@ -59,6 +59,7 @@ from kubeedge.cloud.certs.token import (
     WallClock,
     verify_authorization,
 )
+from kubeedge.cloud.listen import start_site
 from kubeedge.config.apiserver import ConfigError
 
 log = logging.getLogger(__name__)
@@ -231,17 +232,8 @@ class CertService:
         host = self.settings.address if host is None else host
         port = self.settings.port if port is None else port
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, ssl_context=self.ssl_context(),
-                           reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
+        self.port = await start_site(runner, host, port, ssl_context=self.ssl_context())
         self._runner = runner
-        addresses = runner.addresses
-        self.port = int(addresses[0][1]) if addresses else port
         log.info("certificate service listening on https://%s:%d", host, self.port)
         return self.port
 

@@ -32,6 +32,7 @@ from kubeedge.cloud.edgecontroller.downstream import Downstream
 from kubeedge.cloud.edgecontroller.hosts import ClusterHosts
 from kubeedge.cloud.edgecontroller.locations import LocationCache
 from kubeedge.cloud.edgecontroller.routes import NodeRoutes
+from kubeedge.cloud.edgecontroller.summary import resource_version
 from kubeedge.cloud.edgecontroller.upstream import LaneSize, NodeClients, Upstream
 from kubeedge.config.cloudcore import CloudCoreConfig
 from kubeedge.config.cloudcore import EdgeController as EdgeControllerConfig
@@ -57,13 +58,6 @@ ENDPOINTS = Resource.of("v1", "endpoints")
 
 # The index of the shared pod cache by `spec.nodeName` this module adds.
 NODE_NAME_INDEX = "edgecontroller/spec.nodeName"
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(str(value or "0"))
-    except ValueError:
-        return 0
 
 
 def _pod_node(pod: dict[str, Any]) -> list[str]:
@@ -180,8 +174,8 @@ class EdgeController:
         self._tasks.append(asyncio.create_task(self.routes.run(), name="edgecontroller routes"))
         services = self.informers.informer(SERVICES)
         endpoints = self.informers.informer(ENDPOINTS)
-        self.hosts.version = lambda: str(max(_int(services.resource_version),
-                                             _int(endpoints.resource_version)))
+        self.hosts.version = lambda: str(max(resource_version(services.resource_version),
+                                             resource_version(endpoints.resource_version)))
         self._handle(services, self.hosts.on_service_add, self.hosts.on_service_update,
                      self.hosts.on_service_delete)
         self._handle(endpoints, self.hosts.on_endpoints_add, self.hosts.on_endpoints_update,

@@ -45,14 +45,13 @@ from typing import Any
 
 from kubeedge.cloud.edgecontroller.summary import EdgeSummary
 from kubeedge.messaging.message import Message
-from kubeedge.messaging.resource import RESOURCE_CLUSTERHOSTS
+from kubeedge.messaging.resource import KIND_CLUSTER_HOSTS, RESOURCE_CLUSTERHOSTS
 
 __all__ = ["KIND_CLUSTER_HOSTS", "MAX_ADDRESSES", "RESOURCE_CLUSTERHOSTS", "ClusterHosts",
            "endpoint_addresses", "is_headless"]
 
 log = logging.getLogger(__name__)
 
-KIND_CLUSTER_HOSTS = "ClusterHosts"
 # Addresses in one summary (each one hosts line per pod; see the module docstring).
 MAX_ADDRESSES = 1000
 # Seconds to let a burst of Service and Endpoints events settle before sending.

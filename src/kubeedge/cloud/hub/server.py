@@ -39,6 +39,7 @@ from kubeedge.cloud.certs.server import node_identity, valid_node_name
 from kubeedge.cloud.hub import protocol
 from kubeedge.cloud.hub.pool import Enqueued, is_node_stopped, is_to_edge, needs_ack
 from kubeedge.cloud.hub.session import HubMetrics, HubTimings, NodeSession, SessionManager
+from kubeedge.cloud.listen import start_site
 from kubeedge.messaging.bus import BusError, ModuleBus, ModuleClosedError
 from kubeedge.messaging.codec import MessageDecodeError, decode_message
 from kubeedge.messaging.message import (
@@ -168,18 +169,9 @@ class CloudHub:
         limit_tls_read_buffer()
         server = web.Server(self._handle, access_log=None, handler_cancellation=True)
         runner = web.ServerRunner(server, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context(),
-                           reuse_address=True, backlog=1024)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
+        self.port = await start_site(runner, self.host, self.port,
+                                     ssl_context=self.ssl_context(), backlog=1024)
         self._runner = runner
-        addresses = runner.addresses
-        if addresses:
-            self.port = int(addresses[0][1])
         self.manager.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._downstream(), name="cloudhub-downstream"),

@@ -46,8 +46,8 @@ from kubeedge.client.resources import Resource
 from kubeedge.client.rest import APIClient
 from kubeedge.cloud.certs.edge_ca import EdgeCertificates
 from kubeedge.cloud.certs.server import node_identity, valid_node_name
+from kubeedge.cloud.listen import start_site
 from kubeedge.cloud.stream.sessions import (
-    STREAM_SERVER_ANNOTATION,
     SessionIndex,
     TunnelSession,
     host_of,
@@ -63,6 +63,7 @@ from kubeedge.streaming.tunnel import (
     HEADER_INTERNAL_IP,
     KIND_NAMES,
     MAX_FRAME_BYTES,
+    STREAM_SERVER_ANNOTATION,
     TUNNEL_PATH,
     ConnectRequest,
     FrameError,
@@ -121,17 +122,15 @@ class CloudStream:
     # -- lifecycle --
 
     async def start(self) -> None:
-        tunnel_ctx, stream_ctx = self.tunnel_ssl_context(), self.stream_ssl_context()
+        tunnel_ctx = self.tunnel_ssl_context()
+        stream_ctx = self.stream_ssl_context(tunnel_ctx)
         address = self.settings.address
         server = web.Server(self._tunnel, access_log=None, handler_cancellation=True)
         runner = web.ServerRunner(server, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, address, self.tunnel_port, ssl_context=tunnel_ctx,
-                           reuse_address=True)
         try:
-            await site.start()
+            self.tunnel_port = await start_site(runner, address, self.tunnel_port,
+                                                ssl_context=tunnel_ctx)
             self._runner = runner
-            self.tunnel_port = int(runner.addresses[0][1])
             self._stream_server = await asyncio.start_server(
                 self._stream_client, address, self.stream_port, ssl=stream_ctx,
                 reuse_address=True)
@@ -193,10 +192,10 @@ class CloudStream:
             ctx.load_verify_locations(cafile=str(ca))
         return ctx
 
-    def stream_ssl_context(self) -> ssl.SSLContext:
+    def stream_ssl_context(self, tunnel: ssl.SSLContext) -> ssl.SSLContext:
         """`tlsStreamCertFile`/`PrivateKeyFile` verified clients from `tlsStreamCAFile`;
-        without them (a cloud not set up by `keadm init`) the tunnel's certificates,
-        as KubeEdge falls back to CloudHub's (spec §4 "Stream")."""
+        without them (a cloud not set up by `keadm init`) the tunnel's context,
+        `tunnel`, as KubeEdge falls back to CloudHub's (spec §4 "Stream")."""
         s = self.settings
         ca, cert, key = (self._file(s.tls_stream_ca_file), self._file(s.tls_stream_cert_file),
                          self._file(s.tls_stream_private_key_file))
@@ -205,7 +204,7 @@ class CloudStream:
         log.warning("cloudstream: %s, %s or %s is missing; the stream server uses the tunnel's "
                     "certificates (KubeEdge's CA)", s.tls_stream_ca_file,
                     s.tls_stream_cert_file, s.tls_stream_private_key_file)
-        return self.tunnel_ssl_context()
+        return tunnel
 
     # -- the tunnel server --
 
@@ -281,10 +280,8 @@ class CloudStream:
 
         sessions = gauge("cloudstream_sessions", "kubectl logs/exec/attach/port-forward "
                          "sessions open on a node's tunnel.")
-        for node in sorted(self.index.nodes()):
-            tunnel = self.index.by_name.get(node)
-            if tunnel is not None:
-                sessions.add(len(tunnel.tunnel.relays), node=node)
+        for node, session in sorted(self.index.by_name.items()):
+            sessions.add(len(session.tunnel.relays), node=node)
         return [gauge("cloudstream_tunnels", "Edge tunnels connected to this cloudcore.",
                       len(self.index)),
                 sessions,
@@ -331,7 +328,6 @@ class CloudStream:
         request = ConnectRequest(connect_id, head.method, head.target,
                                  header_map(head.headers, skip=_NOT_FORWARDED), EDGED_HOST)
         relay = session.tunnel.open(connect_id)
-        session.sessions_opened += 1
         try:
             await session.tunnel.send(connect_id, connect_kind(head.path), request.encode())
         except (ConnectionError, OSError) as exc:

@@ -10,8 +10,8 @@ internal IP, so both our API server's `Host: <node>` and kube-apiserver's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubeedge.streaming.tunnel import Tunnel
@@ -21,8 +21,6 @@ from kubeedge.streaming.tunnel import Tunnel
 # cluster administrator.
 KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 MASTERS_GROUP = "system:masters"
-# The Node annotation our API server reads to reach a node's kubelet paths.
-STREAM_SERVER_ANNOTATION = "kubeedge.io/stream-server"
 
 
 @dataclass(eq=False)
@@ -33,8 +31,6 @@ class TunnelSession:
     internal_ip: str
     tunnel: Tunnel
     close: Any = None                     # () -> Awaitable: closes the connection
-    sessions_opened: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class SessionIndex:
@@ -75,9 +71,6 @@ class SessionIndex:
         if not name:
             return None
         return self.by_name.get(name) or self.by_ip.get(name)
-
-    def nodes(self) -> Iterable[str]:
-        return self.by_name.keys()
 
 
 def host_of(host_header: str) -> str:

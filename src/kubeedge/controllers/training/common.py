@@ -41,7 +41,7 @@ import copy
 import logging
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -56,7 +56,14 @@ from kubeedge.client.resources import ResourceRef
 from kubeedge.client.rest import APIClient
 from kubeedge.config.controllermanager import ControllerManagerConfig
 from kubeedge.controllers import volcano_crds
-from kubeedge.controllers.job import Expectations, WakeUps, WallClock
+from kubeedge.controllers.job import (
+    Expectations,
+    WakeUps,
+    WallClock,
+    newer_copy,
+    restarts_of,
+    wall_time,
+)
 from kubeedge.controllers.podgroup import GROUP_NAME_ANNOTATION
 from kubeedge.controllers.pods import controller_ref, new_controller_ref, phase_of
 from kubeedge.controllers.runtime import Controller
@@ -94,10 +101,6 @@ BY_JOB = "training/by-job"
 
 # --- pure helpers ---------------------------------------------------------------------
 
-def now_of(clock: Clock) -> datetime:
-    return datetime.fromtimestamp(clock.now(), UTC)
-
-
 def job_labels(fw: Framework, job_name: str) -> dict[str, str]:
     """GenLabels: the operator's name and the job's."""
     return {OPERATOR_NAME_LABEL: fw.controller_name,
@@ -112,6 +115,16 @@ def replica_labels(fw: Framework, job_name: str, rtype: str, index: int) -> dict
 def replica_name(job_name: str, rtype: str, index: int) -> str:
     """GenGeneralName: `<job>-<type lowercase>-<index>`, for pods and Services."""
     return f"{job_name}-{rtype.lower()}-{index}".replace("/", "-")
+
+
+def container_port(fw: Framework, spec: Obj) -> int | None:
+    """The port named `fw.port_name` on replica `spec`'s default container, if any."""
+    for container in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []:
+        if container.get("name") == fw.container:
+            for port in container.get("ports") or []:
+                if port.get("name") == fw.port_name and port.get("containerPort"):
+                    return int(port["containerPort"])
+    return None
 
 
 def selector_text(labels: dict[str, str]) -> str:
@@ -281,13 +294,15 @@ def replica_status_json(counts: Obj, selector: str = "") -> Obj:
 # --- the controller -------------------------------------------------------------------
 
 class TrainingJobController(Controller):
-    """Keys: `namespace/name` of jobs of `framework`. Subclasses implement
-    `set_cluster_spec`, `is_master_role` and `update_job_status`.
+    """Keys: `namespace/name` of jobs of `framework`. Subclasses set `master_types`
+    and implement `set_cluster_spec` and `update_job_status`.
 
     `gang_scheduler_name` overrides the config's `gangSchedulerName`; `clock` (Unix
     seconds) drives startTime, deadlines and TTLs."""
 
     framework: Framework
+    # The replica types that hold the master role when the job has one (else worker 0).
+    master_types: tuple[str, ...]
 
     def __init__(self, client: APIClient, informers: SharedInformerFactory | None = None,
                  recorder: EventRecorder | None = None,
@@ -314,7 +329,9 @@ class TrainingJobController(Controller):
         raise NotImplementedError
 
     def is_master_role(self, specs: dict[str, Obj], rtype: str, index: int) -> bool:
-        raise NotImplementedError
+        if any(t in specs for t in self.master_types):
+            return rtype in self.master_types
+        return rtype == "Worker" and index == 0
 
     def update_job_status(self, job: Obj, specs: dict[str, Obj], status: Obj,
                           counts: dict[str, Obj], pods: list[Obj], stamp: str) -> None:
@@ -406,12 +423,7 @@ class TrainingJobController(Controller):
 
     def _job(self, key: str) -> Obj | None:
         cached = self.jobs.store.get_by_key(key)
-        written = self._written.get(key)
-        if written is not None and cached is not None and \
-                meta.metadata(cached).get("uid") == meta.metadata(written).get("uid") and \
-                _rv(written) > _rv(cached):
-            return written
-        return cached
+        return None if cached is None else newer_copy(cached, self._written.get(key))
 
     def _forget(self, key: str) -> None:
         self._written.pop(key, None)
@@ -440,7 +452,7 @@ class TrainingJobController(Controller):
         specs = replica_specs(fw, job)
         status: Obj = copy.deepcopy(job.get("status") or {})
         old_status = copy.deepcopy(status)
-        now = now_of(self.clock)
+        now = wall_time(self.clock)
         stamp = meta.rfc3339(now)
         name = meta.name_of(job)
         update_condition(status, CREATED, "True", f"{fw.kind}Created",
@@ -482,8 +494,7 @@ class TrainingJobController(Controller):
         failure = self._past_limits(job, run_policy, specs, status, pods, now)
         if failure:
             status.setdefault("completionTime", stamp)
-            await self._delete_pods_and_services(job, run_policy, status, pods, services)
-            await self._delete_podgroup(job)
+            await self._clean_up(job, run_policy, status, pods, services)
             self.recorder.event(job, "Normal", f"{fw.kind}{FAILED}", failure)
             update_condition(status, FAILED, "True", f"{fw.kind}{FAILED}", failure, stamp)
             await self._write(key, stored, status, old_status)
@@ -533,7 +544,7 @@ class TrainingJobController(Controller):
                           if self._restarts_pod(spec, pod))
             restarts = self._restarts.get(uid, 0)
             exceeded = pending > 0 and restarts + pending > limit
-            if exceeded or _container_restarts(self.framework, specs, pods, limit):
+            if exceeded or _container_restarts(specs, pods, limit):
                 return f"Job {name} has failed because it has reached the specified backoff limit"
         deadline = run_policy.get("activeDeadlineSeconds")
         started = meta.parse_time(status.get("startTime"))
@@ -859,13 +870,6 @@ def _ordered(fw: Framework, specs: dict[str, Obj]) -> list[str]:
     return sorted(specs, key=lambda t: (order.get(t, len(order)), t))
 
 
-def _rv(obj: Obj) -> int:
-    try:
-        return int(meta.metadata(obj).get("resourceVersion") or 0)
-    except ValueError:
-        return 0
-
-
 def _pg_spec_differs(current: Obj, wanted: Obj) -> bool:
     for field in ("minMember", "queue", "priorityClassName"):
         if (current.get(field) or None) != (wanted.get(field) or None):
@@ -875,8 +879,7 @@ def _pg_spec_differs(current: Obj, wanted: Obj) -> bool:
     return have != want
 
 
-def _container_restarts(fw: Framework, specs: dict[str, Obj], pods: list[Obj],
-                        limit: int) -> bool:
+def _container_restarts(specs: dict[str, Obj], pods: list[Obj], limit: int) -> bool:
     """PastBackoffLimit: container restarts of Running pods of replica types that
     restart (OnFailure, Always, ExitCode) reach the limit (any restart when it is 0)."""
     total = 0
@@ -884,12 +887,8 @@ def _container_restarts(fw: Framework, specs: dict[str, Obj], pods: list[Obj],
         if spec.get("restartPolicy") not in ("OnFailure", "Always", "ExitCode"):
             continue
         for pod in of_type(pods, rtype):
-            if phase_of(pod) != "Running":
-                continue
-            status = pod.get("status") or {}
-            for cs in [*(status.get("initContainerStatuses") or []),
-                       *(status.get("containerStatuses") or [])]:
-                total += int(cs.get("restartCount") or 0)
+            if phase_of(pod) == "Running":
+                total += restarts_of(pod)
     return total > 0 if limit == 0 else total >= limit
 
 

@@ -25,6 +25,7 @@ from kubeedge.controllers.training.common import (
     RUNNING,
     SUCCEEDED,
     TrainingJobController,
+    container_port,
     replica_name,
     update_condition,
 )
@@ -35,13 +36,10 @@ Obj = dict[str, Any]
 
 
 def _master_port(specs: dict[str, Obj]) -> int:
-    master = specs.get("Master") or {}
-    for container in ((master.get("template") or {}).get("spec") or {}).get("containers") or []:
-        if container.get("name") == PYTORCH.container:
-            for port in container.get("ports") or []:
-                if port.get("name") == PYTORCH.port_name and port.get("containerPort"):
-                    return int(port["containerPort"])
-    raise ValueError("port not found")
+    port = container_port(PYTORCH, specs.get("Master") or {})
+    if port is None:
+        raise ValueError("port not found")
+    return port
 
 
 def _nproc(job: Obj) -> int:
@@ -80,6 +78,7 @@ class PyTorchJobController(TrainingJobController):
     """Keys: `namespace/name` of PyTorchJobs."""
 
     framework = PYTORCH
+    master_types = ("Master",)
     name = "pytorchjob"
     component = "pytorchjob-controller"
 
@@ -87,11 +86,6 @@ class PyTorchJobController(TrainingJobController):
         env = pod_env(job, rtype, index)
         for container in (pod.get("spec") or {}).get("containers") or []:
             container["env"] = [*(container.get("env") or []), *(dict(e) for e in env)]
-
-    def is_master_role(self, specs: dict[str, Obj], rtype: str, index: int) -> bool:
-        if "Master" in specs:
-            return rtype == "Master"
-        return rtype == "Worker" and index == 0
 
     def update_job_status(self, job: Obj, specs: dict[str, Obj], status: Obj,
                           counts: dict[str, Obj], pods: list[Obj], stamp: str) -> None:

@@ -29,6 +29,7 @@ from kubeedge.controllers.training.common import (
     RUNNING,
     SUCCEEDED,
     TrainingJobController,
+    container_port,
     exit_code,
     of_type,
     replica_index,
@@ -46,26 +47,20 @@ CUSTOM_CLUSTER_DOMAIN = "CUSTOM_CLUSTER_DOMAIN"
 CHIEF_OR_MASTER = ("Chief", "Master")
 
 
-def _port(spec: Obj) -> int:
-    for container in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []:
-        if container.get("name") == TENSORFLOW.container:
-            for port in container.get("ports") or []:
-                if port.get("name") == TENSORFLOW.port_name and port.get("containerPort"):
-                    return int(port["containerPort"])
-    return TENSORFLOW.port
-
-
 def cluster_spec(job: Obj, specs: dict[str, Obj], cluster_domain: str = "") -> dict[str, list[str]]:
     """{type lowercase: [host:port per index]} of a defaulted job."""
     name, ns = meta.name_of(job), meta.namespace_of(job)
     cluster: dict[str, list[str]] = {}
     for rtype in sorted(specs, key=str.lower):
         hosts = []
+        port = container_port(TENSORFLOW, specs[rtype])
+        if port is None:
+            port = TENSORFLOW.port
         for i in range(int(specs[rtype].get("replicas") or 0)):
             host = f"{replica_name(name, rtype, i)}.{ns}.svc"
             if cluster_domain:
                 host += f".{cluster_domain}"
-            hosts.append(f"{host}:{_port(specs[rtype])}")
+            hosts.append(f"{host}:{port}")
         cluster[rtype.lower()] = hosts
     return dict(sorted(cluster.items()))
 
@@ -99,6 +94,7 @@ class TFJobController(TrainingJobController):
     """Keys: `namespace/name` of TFJobs."""
 
     framework = TENSORFLOW
+    master_types = CHIEF_OR_MASTER
     name = "tfjob"
     component = "tfjob-controller"
 
@@ -116,11 +112,6 @@ class TFJobController(TrainingJobController):
                 container["env"] = [*(container.get("env") or []),
                                     {"name": TF_CONFIG, "value": value}]
                 break
-
-    def is_master_role(self, specs: dict[str, Obj], rtype: str, index: int) -> bool:
-        if any(t in specs for t in CHIEF_OR_MASTER):
-            return rtype in CHIEF_OR_MASTER
-        return rtype == "Worker" and index == 0
 
     def update_job_status(self, job: Obj, specs: dict[str, Obj], status: Obj,
                           counts: dict[str, Obj], pods: list[Obj], stamp: str) -> None:

@@ -114,6 +114,7 @@ from kubeedge.messaging.message import (
     build_message,
 )
 from kubeedge.messaging.resource import (
+    KIND_CLUSTER_HOSTS,
     NULL_NAMESPACE,
     RESOURCE_CLUSTERHOSTS,
     RESOURCE_CONFIGMAP,
@@ -134,9 +135,6 @@ Obj = dict[str, Any]
 MIN_GRACE_SECONDS = 2.0
 # How soon a sync that failed for a transient reason (a mount, the DB) is retried.
 RETRY_SECONDS = 2.0
-# The kind of the cloud's summary of headless Service names and pod hostnames (ours,
-# messaging.resource.RESOURCE_CLUSTERHOSTS).
-KIND_CLUSTER_HOSTS = "ClusterHosts"
 # Lines a pod's /etc/hosts gets from that summary, at most: the C library reads the file
 # from the top on every lookup, so a cluster with thousands of headless endpoints must
 # not make every name lookup in every pod slow. 1,000 lines are about 100 KB and a

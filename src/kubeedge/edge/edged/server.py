@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubeedge.edge.runtime.contract import ContainerState, RuntimeServiceError
+from kubeedge.monitoring import CONTENT_TYPE as PROMETHEUS_TEXT
 from kubeedge.streaming.http import (
     BadRequest,
     RequestHead,
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 # kubelet's streaming.DefaultConfig StreamCreationTimeout.
 DEFAULT_STREAM_CREATION_TIMEOUT = 30.0
 NOT_FOUND = "404 page not found\n"  # Go's http.NotFound body
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 # (first segment, segment count) of the parametrised routes; the fixed paths.
 _ROUTES = {("containerLogs", 4), ("exec", 4), ("exec", 5), ("attach", 4), ("attach", 5),
            ("portForward", 3), ("portForward", 4)}
@@ -175,18 +174,13 @@ class EdgedServer:
             if self.stats is None:
                 writer.write(plain_response(404, NOT_FOUND))
                 return
-            summary = self.stats.summary()
-            if inspect.isawaitable(summary):
-                summary = await summary
-            writer.write(self._json(summary))
+            writer.write(self._json(self.stats.summary()))
         elif head.path == "/metrics/resource":
             if self.stats is None:
                 writer.write(plain_response(404, NOT_FOUND))
                 return
-            text = self.stats.resource_metrics()
-            if inspect.isawaitable(text):
-                text = await text
-            writer.write(self._body(200, str(text).encode(), PROMETHEUS_TEXT))
+            writer.write(self._body(200, self.stats.resource_metrics().encode(),
+                                    PROMETHEUS_TEXT))
         elif head.path == "/metrics" and self.metrics_text is not None:
             writer.write(self._body(200, self.metrics_text().encode(), PROMETHEUS_TEXT))
         else:

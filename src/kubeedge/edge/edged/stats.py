@@ -287,11 +287,15 @@ class StatsProvider:
         starts: list[tuple[dict[str, str], float, str | None]] = []
         ps: list[tuple[dict[str, str], float, str | None]] = []
         pm: list[tuple[dict[str, str], float, str | None]] = []
+        # Each container's start, by pod and name (the first one sampled, as listed).
+        started: dict[tuple[str, str], int] = {}
+        for sampled in self._containers.values():
+            started.setdefault((sampled.pod_uid, sampled.name), sampled.started_ns)
         for pod in s["pods"]:
             ref = {"namespace": pod["podRef"]["namespace"], "pod": pod["podRef"]["name"]}
             for c in pod["containers"]:
                 labels = {**ref, "container": c["name"]}
-                by_name = self._container_start(pod["podRef"]["uid"], c["name"])
+                by_name = started.get((pod["podRef"]["uid"], c["name"]), 0)
                 if by_name:
                     starts.append((labels, by_name / 1e9, None))
                 if "cpu" in c:
@@ -329,12 +333,6 @@ class StatsProvider:
                "[ALPHA] (Deprecated since 1.29.0) 1 if there was an error while getting "
                "container metrics, 0 otherwise", [({}, error, None)])
         return "\n".join(lines) + "\n"
-
-    def _container_start(self, pod_uid: str, name: str) -> int:
-        for c in self._containers.values():
-            if c.pod_uid == pod_uid and c.name == name:
-                return c.started_ns
-        return 0
 
 
 def _escape(value: str) -> str:

@@ -88,8 +88,12 @@ from kubeedge.edge.runtime.network import (
     hosts_file_content,
     pod_hostname,
 )
-from kubeedge.edge.runtime.streams import AttachHandle, ExecHandle
-from kubeedge.edge.runtime.supervisor import DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE
+from kubeedge.edge.runtime.streams import AttachHandle, ExecHandle, set_window_size
+from kubeedge.edge.runtime.supervisor import (
+    CLONE_NEWNET,
+    DEFAULT_LOG_MAX_FILES,
+    DEFAULT_LOG_MAX_SIZE,
+)
 
 __all__ = ["ProcessRuntime"]
 
@@ -838,12 +842,7 @@ class ProcessRuntime:
                 if size is not None:
                     # The client's terminal size before the command starts (a resize
                     # right after would race with the command's first look at it).
-                    import fcntl
-                    import struct
-                    import termios
-
-                    fcntl.ioctl(master, termios.TIOCSWINSZ,
-                                struct.pack("HHHH", size[1], size[0], 0, 0))
+                    set_window_size(master, *size)
                 theirs.append(slave)
                 ours.append(master)
                 child = {"stdin": slave, "stdout": slave, "stderr": slave}
@@ -874,6 +873,9 @@ class ProcessRuntime:
                     else:
                         child[name] = asyncio.subprocess.DEVNULL
             try:
+                # Taken before the spawn: a short command may be reaped before
+                # its /proc entry could be read (asyncio's child watcher).
+                started = procfs.now_ticks()
                 proc = await asyncio.create_subprocess_exec(
                     *argv, env=env, cwd=cwd, start_new_session=not tty, **child,
                     **kwargs)
@@ -890,21 +892,19 @@ class ProcessRuntime:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._join_cgroup(sup, proc.pid)
-        self._record_exec(container_id, proc.pid)
+        self._record_exec(container_id, proc.pid, started)
         return ExecHandle(proc, tty=tty, stdin_fd=stdin_fd, stdout_fd=out_fd,
                           stderr_fd=err_fd)
 
-    def _record_exec(self, container_id: str, pid: int) -> None:
-        """Note an exec session's process (its own session and group), so the
-        container's stop ends it even when edgecore restarted in between (as runc's
-        kill of the container's cgroup does; cgroups cannot always be used here)."""
-        st = procfs.read_stat(pid)
-        if st is None:
-            return
+    def _record_exec(self, container_id: str, pid: int, started: int) -> None:
+        """Note an exec session (its own session, id `pid`, none of it older than
+        `started` ticks), so the container's stop ends it even when edgecore restarted
+        in between (as runc's kill of the container's cgroup does; cgroups cannot always
+        be used here)."""
         d = self._dir(container_id) / "execs"
         with contextlib.suppress(OSError):
             d.mkdir(exist_ok=True)
-            (d / str(pid)).write_text(str(st.start_ticks))
+            (d / str(pid)).write_text(str(started))
 
     def _kill_execs(self, container_id: str) -> None:
         d = self._dir(container_id) / "execs"
@@ -1035,10 +1035,6 @@ class ProcessRuntime:
         return ContainerStats(container_id, now, cpu, rss, "proc")
 
 
-# linux/sched.h
-_CLONE_NEWNET = 0x40000000
-
-
 def _make_socket_in_netns(netns: str, family: int) -> socket.socket:
     """In a thread of its own: enter `netns`, make a socket there, come back. If coming
     back fails the thread must not run anything else, so it is never a pool's thread."""
@@ -1049,13 +1045,13 @@ def _make_socket_in_netns(netns: str, family: int) -> socket.socket:
     try:
         target = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            if libc.setns(target, _CLONE_NEWNET) != 0:
+            if libc.setns(target, CLONE_NEWNET) != 0:
                 code = ctypes.get_errno()
                 raise OSError(code, f"setns {netns}: {os.strerror(code)}")
             try:
                 return socket.socket(family, socket.SOCK_STREAM)
             finally:
-                if libc.setns(own, _CLONE_NEWNET) != 0:
+                if libc.setns(own, CLONE_NEWNET) != 0:
                     # Unreachable in practice; never leave a thread in the pod's network.
                     os._exit(70)
         finally:

@@ -9,6 +9,7 @@ zombie. Standard library only: the supervisor imports this.
 from __future__ import annotations
 
 import os
+import time
 
 __all__ = ["ProcStat", "alive", "boot_time_ns", "node_cpu_ns", "node_memory", "read_stat",
            "session_members", "usage"]
@@ -58,6 +59,13 @@ def alive(pid: int | None, start_ticks: int | None) -> bool:
     if st is None or st.state in ("Z", "X", "x"):
         return False
     return start_ticks is None or st.start_ticks == start_ticks
+
+
+def now_ticks() -> int:
+    """The time since boot in clock ticks, the unit of a process's start time: a
+    process started after this call has a start time at least this (one tick earlier,
+    for rounding)."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * CLOCK_TICKS) - 1
 
 
 def session_members(session: int) -> list[int]:

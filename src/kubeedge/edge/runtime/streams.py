@@ -43,6 +43,7 @@ __all__ = [
     "follow_cri_log",
     "parse_cri_line",
     "rotated_log_files",
+    "set_window_size",
 ]
 
 # How long output may still arrive after the exec'd process exited (a background child
@@ -163,6 +164,15 @@ def _pump_fd(fd: int, channel: ByteChannel) -> Callable[[], None]:
     return stop
 
 
+def set_window_size(fd: int, width: int, height: int) -> None:
+    """A pty's window size (TIOCSWINSZ on its master; the kernel sends SIGWINCH to the
+    terminal's foreground process group)."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -278,11 +288,8 @@ class ExecHandle:
         fd = self._master
         if fd is None or width <= 0 or height <= 0:
             return
-        import fcntl
-        import termios
-
         with contextlib.suppress(OSError):
-            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+            set_window_size(fd, width, height)
 
     async def wait(self) -> int:
         return await asyncio.shield(self._reaper)

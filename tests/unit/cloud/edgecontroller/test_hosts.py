@@ -16,6 +16,7 @@ from kubeedge.cloud.hub.pool import NodeMessagePool, needs_ack
 from kubeedge.edge.edged.edged import RESOURCE_CLUSTERHOSTS as EDGED_CLUSTERHOSTS
 from kubeedge.edge.metamanager.manager import RESOURCE_CLUSTERHOSTS as EDGE_CLUSTERHOSTS
 from kubeedge.messaging.message import Message
+from tests.fixtures.cluster import eventually
 
 
 def service(name: str, ns: str = "default", *, headless: bool = True, rv: int = 1
@@ -136,10 +137,8 @@ async def test_a_burst_is_sent_once() -> None:
         for i in range(20):
             hosts.on_endpoints_add(endpoints("web", *[(f"10.244.1.{j + 1}", "")
                                                       for j in range(i + 1)], rv=i + 2))
-        for _ in range(500):  # up to 5 s
-            if sent:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: sent, timeout=5, what="the burst's message",
+                         interval=0.01)
         # One message for the whole burst, and nothing left to send.
         assert len(sent) == 1 and not hosts._dirty.is_set()
         assert len(sent[0].content["services"][0]["addresses"]) == 20
